@@ -1,0 +1,1 @@
+//! Intentionally empty: this crate only holds integration tests in tests/.

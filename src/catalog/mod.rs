@@ -1,0 +1,15 @@
+//! Catalog: what migrations register (subjects, tables, column policies, blockers), validated
+//! against the live schema before anything is written.
+//!
+//! - `entries`: reading the catalog tables (`erasure.subjects`, `erasure.tables`, ...).
+//! - `schema`: what PostgreSQL's own catalogs say about a registered table (columns, keys).
+//! - `strategy`: the masking strategies and their params.
+//! - `sql_check`: proof that catalog SQL (filters, expressions, blocker queries) is one
+//!   expression or one SELECT, so embedding it cannot change a generated statement's shape.
+//! - `register`: the registration functions of the SQL API.
+
+pub mod entries;
+pub mod register;
+pub mod schema;
+pub mod sql_check;
+pub mod strategy;

@@ -1,0 +1,371 @@
+//! The registration functions that migrations call:
+//!
+//! ```sql
+//! SELECT erasure.register_subject('customer', 'shop.customers', summary_columns => '{name,email}');
+//! SELECT erasure.register_table('customer', 'shop.orders');            -- via its foreign key
+//! SELECT erasure.register_table('customer', 'billing.invoices', 'retain', reason => 'bookkeeping law');
+//! SELECT erasure.set_policy('shop.customers', 'name', 'constant', '{"value": "Xxxx"}');
+//! SELECT erasure.register_blocker('customer', 'unpaid_orders',
+//!        $$SELECT id FROM shop.orders WHERE customer_id = $1 AND status = 'awaiting_payment'$$);
+//! ```
+//!
+//! Each is idempotent (an upsert), validates its input against the live schema first, and ends
+//! by building the erasure plan of every subject it touches, so a registration that would make
+//! an erasure fail is refused at once rather than on the day a customer asks to be erased.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use serde_json::Value;
+
+use super::entries::{self, Action};
+use super::schema::{self, column_list, Relation};
+use super::sql_check;
+use super::strategy::{self, Strategy, StrategyError};
+use crate::error::*;
+use crate::plan;
+
+pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<String>, summary_columns: Vec<String>) {
+    if subject.is_empty() {
+        ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "subject name must not be empty").raise();
+    }
+    Spi::connect_mut(|client| {
+        let relation = schema::relation(client, tbl);
+        let columns = schema::columns(client, tbl);
+        let key_column = match key_column {
+            Some(key) => schema::column(&relation, &columns, &key).name.clone(),
+            None => match schema::primary_key(client, tbl).as_slice() {
+                [key] => key.clone(),
+                _ => ErasureError::new(
+                    ERRCODE_INVALID_COLUMN_REFERENCE,
+                    format!("table \"{}\" has no single-column primary key", relation.name),
+                )
+                .hint("Name the column that identifies a subject with key_column => '...'.")
+                .raise(),
+            },
+        };
+        for col in &summary_columns {
+            schema::column(&relation, &columns, col);
+        }
+        if let Some(existing) = entries::subject(client, subject) {
+            if existing.tbl != tbl && !entries::tables(client, subject).is_empty() {
+                ErasureError::new(
+                    ERRCODE_DUPLICATE_OBJECT,
+                    format!("erasure subject \"{subject}\" is already registered on another table"),
+                )
+                .detail("Its registered tables are found through that table.")
+                .raise();
+            }
+        }
+        if let Some(other) = entries::subject_of_table(client, tbl).filter(|s| s != subject) {
+            ErasureError::new(
+                ERRCODE_DUPLICATE_OBJECT,
+                format!("table \"{}\" is already the table of erasure subject \"{other}\"", relation.name),
+            )
+            .raise();
+        }
+        spi(client.update(
+            "INSERT INTO erasure.subjects (subject, tbl, key_column, summary_columns)
+             VALUES ($1, $2, $3, $4::pg_catalog.name[])
+             ON CONFLICT (subject) DO UPDATE
+                SET tbl = excluded.tbl, key_column = excluded.key_column,
+                    summary_columns = excluded.summary_columns",
+            None,
+            &[subject.into(), tbl.into(), key_column.as_str().into(), summary_columns.into()],
+        ));
+    });
+    catalog_changed(&[subject.to_string()]);
+}
+
+pub struct TableRegistration {
+    pub subject: String,
+    pub tbl: pg_sys::Oid,
+    pub action: String,
+    pub via: Option<Vec<String>>,
+    pub parent: Option<pg_sys::Oid>,
+    pub filter: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub fn register_table(r: TableRegistration) {
+    let action = Action::parse(&r.action).unwrap_or_else(|| {
+        ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, format!("unknown table action \"{}\"", r.action))
+            .hint("Use mask, delete or retain.")
+            .raise()
+    });
+    Spi::connect_mut(|client| {
+        let subject = entries::require_subject(client, &r.subject);
+        let relation = schema::relation(client, r.tbl);
+        if r.tbl == subject.tbl {
+            ErasureError::new(
+                ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("table \"{}\" is the own table of erasure subject \"{}\"", relation.name, subject.subject),
+            )
+            .detail("The subject's table is registered by erasure.register_subject() and masked by its column policies.")
+            .raise();
+        }
+        let parent = schema::relation(client, r.parent.unwrap_or(subject.tbl));
+        if parent.oid == r.tbl {
+            ErasureError::new(
+                ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("table \"{}\" cannot be its own parent", relation.name),
+            )
+            .raise();
+        }
+        if parent.oid != subject.tbl && !entries::tables(client, &subject.subject).iter().any(|t| t.tbl == parent.oid) {
+            ErasureError::new(
+                ERRCODE_UNDEFINED_OBJECT,
+                format!("parent table \"{}\" is not registered for erasure subject \"{}\"", parent.name, subject.subject),
+            )
+            .hint("Register the parent first with erasure.register_table(); chains are registered from the subject outwards.")
+            .raise();
+        }
+        let (via, parent_columns) = resolve_link(client, &relation, &parent, r.via, &subject);
+        if via.is_empty() && r.filter.is_none() {
+            ErasureError::new(
+                ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("table \"{}\" has neither via columns nor a filter", relation.name),
+            )
+            .hint("With via => '{}', pass a filter that selects the subject's rows using $1.")
+            .raise();
+        }
+        if let Some(filter) = &r.filter {
+            if !sql_check::is_single_expression(filter) {
+                ErasureError::new(
+                    ERRCODE_SYNTAX_ERROR,
+                    format!("filter of table \"{}\" is not a single SQL condition", relation.name),
+                )
+                .detail(format!("filter: {filter}"))
+                .raise();
+            }
+        }
+        spi(client.update(
+            "INSERT INTO erasure.tables (subject, tbl, action, parent, via, parent_columns, filter, reason)
+             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6::pg_catalog.name[], $7, $8)
+             ON CONFLICT (subject, tbl) DO UPDATE
+                SET action = excluded.action, parent = excluded.parent, via = excluded.via,
+                    parent_columns = excluded.parent_columns, filter = excluded.filter,
+                    reason = excluded.reason",
+            None,
+            &[
+                r.subject.as_str().into(),
+                r.tbl.into(),
+                action.as_str().into(),
+                parent.oid.into(),
+                via.into(),
+                parent_columns.into(),
+                r.filter.into(),
+                r.reason.into(),
+            ],
+        ));
+    });
+    catalog_changed(&[r.subject]);
+}
+
+/// The columns of `relation` that reference `parent`, and the parent columns they reference.
+fn resolve_link(
+    client: &SpiClient<'_>,
+    relation: &Relation,
+    parent: &Relation,
+    via: Option<Vec<String>>,
+    subject: &entries::SubjectEntry,
+) -> (Vec<String>, Vec<String>) {
+    let foreign_keys = schema::foreign_keys(client, relation.oid, parent.oid);
+    let Some(via) = via else {
+        return match foreign_keys.as_slice() {
+            [fk] => (fk.columns.clone(), fk.referenced.clone()),
+            [] => ErasureError::new(
+                ERRCODE_INVALID_FOREIGN_KEY,
+                format!("table \"{}\" has no foreign key to \"{}\"", relation.name, parent.name),
+            )
+            .hint("Name the referencing columns with via => '{column}', or select the rows with via => '{}' and a filter.")
+            .raise(),
+            several => ErasureError::new(
+                ERRCODE_INVALID_FOREIGN_KEY,
+                format!("table \"{}\" has {} foreign keys to \"{}\"", relation.name, several.len(), parent.name),
+            )
+            .detail(format!(
+                "Candidates: {}.",
+                several.iter().map(|fk| format!("{} {}", fk.name, column_list(&fk.columns))).collect::<Vec<_>>().join(", ")
+            ))
+            .hint(format!("Choose one with via => '{{{}}}'.", several[0].columns.join(",")))
+            .raise(),
+        };
+    };
+    if via.is_empty() {
+        return (vec![], vec![]);
+    }
+    let columns = schema::columns(client, relation.oid);
+    for col in &via {
+        schema::column(relation, &columns, col);
+    }
+    if let Some(fk) = foreign_keys.iter().find(|fk| fk.columns == via) {
+        return (via, fk.referenced.clone());
+    }
+    // Without a declared foreign key, one column may still hold the parent's key.
+    let parent_key =
+        if parent.oid == subject.tbl { vec![subject.key_column.clone()] } else { schema::primary_key(client, parent.oid) };
+    if via.len() == 1 && parent_key.len() == 1 {
+        return (via, parent_key);
+    }
+    ErasureError::new(
+        ERRCODE_INVALID_FOREIGN_KEY,
+        format!("columns {} of \"{}\" do not reference \"{}\"", column_list(&via), relation.name, parent.name),
+    )
+    .hint("Declare a foreign key on those columns, or name a single column holding the parent's single-column key.")
+    .raise()
+}
+
+pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Value) {
+    let strategy = Strategy::parse(strategy_name, &params).unwrap_or_else(|e| match e {
+        StrategyError::Unknown => {
+            ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, format!("unknown masking strategy \"{strategy_name}\""))
+                .hint(format!("Use one of: {}.", strategy::NAMES))
+                .raise()
+        }
+        StrategyError::Params(why) => ErasureError::new(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("invalid params for masking strategy \"{strategy_name}\""),
+        )
+        .detail(format!("Params {params}: {why}."))
+        .raise(),
+    });
+    let subjects = Spi::connect_mut(|client| {
+        let relation = schema::relation(client, tbl);
+        let subjects = entries::subjects_using(client, tbl);
+        if subjects.is_empty() {
+            ErasureError::new(ERRCODE_UNDEFINED_OBJECT, format!("table \"{}\" is not registered", relation.name))
+                .hint("Register it first with erasure.register_subject() or erasure.register_table().")
+                .raise();
+        }
+        let columns = schema::columns(client, tbl);
+        let column = schema::column(&relation, &columns, col);
+        if column.generated {
+            ErasureError::new(
+                ERRCODE_GENERATED_ALWAYS,
+                format!("column \"{col}\" of relation \"{}\" is a generated column", relation.name),
+            )
+            .detail("It is computed from other columns; mask those instead.")
+            .raise();
+        }
+        if let Some(why) = strategy.misfit(column) {
+            let code = if why.contains("NOT NULL") { ERRCODE_NOT_NULL_VIOLATION } else { ERRCODE_DATATYPE_MISMATCH };
+            ErasureError::new(
+                code,
+                format!("masking strategy \"{strategy_name}\" cannot be used on column \"{col}\" of relation \"{}\"", relation.name),
+            )
+            .detail(format!("{why}."))
+            .raise();
+        }
+        if strategy != Strategy::Keep {
+            if let Some(use_) = entries::structural_use(client, tbl, col) {
+                ErasureError::new(
+                    ERRCODE_INVALID_COLUMN_REFERENCE,
+                    format!("column \"{col}\" of relation \"{}\" cannot be masked", relation.name),
+                )
+                .detail(format!("It {use_}; masking it would cut the link between the subject and its rows."))
+                .hint("Use the keep strategy, or mask another column.")
+                .raise();
+            }
+        }
+        check_values(client, &relation, column, &strategy);
+        spi(client.update(
+            "INSERT INTO erasure.column_policies (tbl, col, strategy, params) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tbl, col) DO UPDATE SET strategy = excluded.strategy, params = excluded.params",
+            None,
+            &[tbl.into(), col.into(), strategy_name.into(), pgrx::JsonB(params).into()],
+        ));
+        subjects
+    });
+    catalog_changed(&subjects);
+}
+
+/// Checks the values a strategy writes: a constant must cast to the column's type, an
+/// expression must be one expression that PostgreSQL accepts for the column.
+fn check_values(client: &SpiClient<'_>, relation: &Relation, column: &schema::Column, strategy: &Strategy) {
+    let column_name = format!("column \"{}\" of relation \"{}\"", column.name, relation.name);
+    match strategy {
+        Strategy::Constant(value) => {
+            let Some(text) = Strategy::constant_text(value) else { return };
+            let sql = format!("SELECT CAST($1 AS {})", column.type_sql);
+            rewrap(
+                || spi(client.select(sql.as_str(), None, &[text.as_str().into()])),
+                |e| {
+                    ErasureError::new(code_of(e), format!("constant {value} cannot be cast to type {} of {column_name}", column.type_sql))
+                        .detail(e.message().to_string())
+                },
+            );
+        }
+        Strategy::Expression(sql) => {
+            if !sql_check::is_single_expression(sql) {
+                ErasureError::new(ERRCODE_SYNTAX_ERROR, format!("expression for {column_name} is not a single SQL expression"))
+                    .detail(format!("expression: {sql}"))
+                    .raise();
+            }
+            let probe = format!("SELECT CAST((\n{sql}\n) AS {}) FROM {} LIMIT 0", column.type_sql, relation.name);
+            rewrap(
+                || spi(client.prepare(probe.as_str(), &[])),
+                |e| {
+                    ErasureError::new(code_of(e), format!("expression for {column_name} is invalid"))
+                        .detail(format!("{} (expression: {sql})", e.message()))
+                },
+            );
+        }
+        _ => {}
+    }
+}
+
+pub fn drop_policy(tbl: pg_sys::Oid, col: &str) {
+    let subjects = Spi::connect_mut(|client| {
+        spi(client.update(
+            "DELETE FROM erasure.column_policies WHERE tbl = $1 AND col = $2",
+            None,
+            &[tbl.into(), col.into()],
+        ));
+        entries::subjects_using(client, tbl)
+    });
+    catalog_changed(&subjects);
+}
+
+pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<String>) {
+    if name.is_empty() {
+        ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "blocker name must not be empty").raise();
+    }
+    Spi::connect_mut(|client| {
+        entries::require_subject(client, subject);
+        let invalid = |e: &pgrx::pg_sys::panic::ErrorReportWithLevel| {
+            ErasureError::new(code_of(e), format!("query of blocker \"{name}\" is invalid"))
+                .detail(e.message().to_string())
+        };
+        let single = rewrap(|| sql_check::is_single_select(query), invalid);
+        if !single {
+            ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, format!("query of blocker \"{name}\" is not a single SELECT"))
+                .detail(format!("query: {query}"))
+                .raise();
+        }
+        let parameters = rewrap(|| sql_check::parameter_count(query), invalid);
+        if parameters != 1 {
+            ErasureError::new(
+                ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("query of blocker \"{name}\" must take the subject key as $1 and no other parameter"),
+            )
+            .detail(format!("It uses {parameters} parameters: {query}"))
+            .raise();
+        }
+        spi(client.update(
+            "INSERT INTO erasure.blockers (subject, name, query, message) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (subject, name) DO UPDATE SET query = excluded.query, message = excluded.message",
+            None,
+            &[subject.into(), name.into(), query.into(), message.into()],
+        ));
+    });
+    catalog_changed(&[subject.to_string()]);
+}
+
+/// After a catalog write: builds each touched subject's plan (raising if the catalog no longer
+/// yields a working erasure) and tells every session to drop its cached plans at commit.
+fn catalog_changed(subjects: &[String]) {
+    for subject in subjects {
+        plan::Plan::build(subject);
+    }
+    plan::cache::invalidate_all_sessions();
+}

@@ -1,0 +1,164 @@
+//! What PostgreSQL's catalogs say about the tables pg_erasure works on.
+//!
+//! Relation names are rendered by `regclass` output under the functions' pinned search_path,
+//! so they come out schema-qualified and quoted where needed: valid SQL and readable reports.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use crate::error::*;
+
+/// A table as it exists now.
+pub struct Relation {
+    pub oid: pg_sys::Oid,
+    /// Schema-qualified, quoted where needed: both the display name and the SQL to name it.
+    pub name: String,
+}
+
+/// A live (not dropped) column.
+pub struct Column {
+    pub name: String,
+    /// The column's type as SQL (`character varying(80)`, `shop.cpf`), for casts.
+    pub type_sql: String,
+    pub type_oid: pg_sys::Oid,
+    /// The type, or for a domain the type underneath it.
+    pub base_type: pg_sys::Oid,
+    /// `S` for string types, `D` for date/time, ...: pg_type.typcategory of `base_type`.
+    pub category: char,
+    pub not_null: bool,
+    pub generated: bool,
+}
+
+impl Column {
+    pub fn is_text(&self) -> bool {
+        self.category == 'S'
+    }
+
+    pub fn is_date_or_timestamp(&self) -> bool {
+        [pg_sys::DATEOID, pg_sys::TIMESTAMPOID, pg_sys::TIMESTAMPTZOID].contains(&self.base_type)
+    }
+
+    pub fn is_jsonb(&self) -> bool {
+        self.base_type == pg_sys::JSONBOID
+    }
+}
+
+/// A foreign key from one table to another: `columns` reference `referenced`.
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub referenced: Vec<String>,
+}
+
+/// The table with this OID; raises if it is gone or is not a table.
+pub fn relation(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Relation {
+    let row = spi(client.select(
+        "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind::pg_catalog.text
+           FROM pg_catalog.pg_class c WHERE c.oid = $1",
+        None,
+        &[oid.into()],
+    ));
+    if row.is_empty() {
+        ErasureError::new(ERRCODE_UNDEFINED_TABLE, format!("relation with OID {} does not exist", oid.to_u32()))
+            .hint("A registered table was dropped; re-register its replacement or remove the registration.")
+            .raise();
+    }
+    let row = row.first();
+    let name: String = spi(row.get(1)).unwrap_or_default();
+    let kind: String = spi(row.get(2)).unwrap_or_default();
+    if kind != "r" && kind != "p" {
+        ErasureError::new(ERRCODE_WRONG_OBJECT_TYPE, format!("\"{name}\" is not a table"))
+            .detail("Only ordinary and partitioned tables can hold a subject's rows.")
+            .raise();
+    }
+    Relation { oid, name }
+}
+
+/// The live columns of a table, in attribute order.
+pub fn columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<Column> {
+    let rows = spi(client.select(
+        "SELECT a.attname::pg_catalog.text,
+                pg_catalog.format_type(a.atttypid, a.atttypmod),
+                a.atttypid,
+                CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END,
+                bt.typcategory::pg_catalog.text,
+                a.attnotnull,
+                a.attgenerated <> ''
+           FROM pg_catalog.pg_attribute a
+           JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+           JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+          ORDER BY a.attnum",
+        None,
+        &[oid.into()],
+    ));
+    rows.map(|row| Column {
+        name: spi(row.get(1)).unwrap_or_default(),
+        type_sql: spi(row.get(2)).unwrap_or_default(),
+        type_oid: spi(row.get(3)).unwrap_or(pg_sys::InvalidOid),
+        base_type: spi(row.get(4)).unwrap_or(pg_sys::InvalidOid),
+        category: spi(row.get::<String>(5)).unwrap_or_default().chars().next().unwrap_or(' '),
+        not_null: spi(row.get(6)).unwrap_or(false),
+        generated: spi(row.get(7)).unwrap_or(false),
+    })
+    .collect()
+}
+
+/// The column named `name` of `relation`, or an undefined_column error naming both.
+pub fn column<'a>(relation: &Relation, columns: &'a [Column], name: &str) -> &'a Column {
+    columns.iter().find(|c| c.name == name).unwrap_or_else(|| {
+        ErasureError::new(
+            ERRCODE_UNDEFINED_COLUMN,
+            format!("column \"{name}\" of relation \"{}\" does not exist", relation.name),
+        )
+        .raise()
+    })
+}
+
+/// The primary key's columns, in key order; empty when the table has none.
+pub fn primary_key(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<String> {
+    let keys: Option<Vec<String>> = spi(client
+        .select(
+            "SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.ord)
+               FROM pg_catalog.pg_constraint c,
+                    pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord),
+                    pg_catalog.pg_attribute a
+              WHERE c.conrelid = $1 AND c.contype = 'p'
+                AND a.attrelid = c.conrelid AND a.attnum = k.attnum",
+            None,
+            &[oid.into()],
+        )
+        .and_then(|rows| rows.first().get(1)));
+    keys.unwrap_or_default()
+}
+
+/// Foreign keys declared on `from` that reference `to`, by name.
+pub fn foreign_keys(client: &SpiClient<'_>, from: pg_sys::Oid, to: pg_sys::Oid) -> Vec<ForeignKey> {
+    let rows = spi(client.select(
+        "SELECT c.conname::pg_catalog.text,
+                ARRAY(SELECT a.attname::pg_catalog.text
+                        FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+                       ORDER BY k.ord),
+                ARRAY(SELECT a.attname::pg_catalog.text
+                        FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum
+                       ORDER BY k.ord)
+           FROM pg_catalog.pg_constraint c
+          WHERE c.contype = 'f' AND c.conrelid = $1 AND c.confrelid = $2 AND c.conparentid = 0
+          ORDER BY c.conname",
+        None,
+        &[from.into(), to.into()],
+    ));
+    rows.map(|row| ForeignKey {
+        name: spi(row.get(1)).unwrap_or_default(),
+        columns: spi(row.get(2)).unwrap_or_default(),
+        referenced: spi(row.get(3)).unwrap_or_default(),
+    })
+    .collect()
+}
+
+/// Renders column lists the way error messages show them: `(a, b)`.
+pub fn column_list(columns: &[String]) -> String {
+    format!("({})", columns.join(", "))
+}

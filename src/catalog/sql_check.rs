@@ -1,0 +1,115 @@
+//! Catalog SQL (a table's filter, an `expression` policy, a blocker query) is embedded in the
+//! statements pg_erasure generates. Before it is accepted, PostgreSQL's own parser must show it
+//! is exactly one expression (or one SELECT): then wrapping it in parentheses cannot let it
+//! close ours and add a clause, a CTE or a second statement.
+
+use std::ffi::CString;
+
+use pgrx::pg_sys;
+
+use crate::error::*;
+
+/// The single SELECT that `sql` parses to, if it is exactly that. Syntax errors are raised.
+unsafe fn single_select(sql: &str) -> Option<*mut pg_sys::SelectStmt> {
+    let text = CString::new(sql).ok()?;
+    let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+    if list.is_null() || (*list).length != 1 {
+        return None;
+    }
+    let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
+    let stmt = (*raw).stmt;
+    if stmt.is_null() || (*stmt).type_ != pg_sys::NodeTag::T_SelectStmt {
+        return None;
+    }
+    Some(stmt as *mut pg_sys::SelectStmt)
+}
+
+/// Whether `sql` is one SQL expression and nothing more: `SELECT (<sql>)` must parse to a
+/// SELECT with one output column and no other clause.
+pub fn is_single_expression(sql: &str) -> bool {
+    unsafe {
+        let Some(s) = single_select(&format!("SELECT (\n{sql}\n)")) else { return false };
+        let s = &*s;
+        s.op == pg_sys::SetOperation::SETOP_NONE
+            && !s.targetList.is_null()
+            && (*s.targetList).length == 1
+            && s.fromClause.is_null()
+            && s.whereClause.is_null()
+            && s.groupClause.is_null()
+            && s.havingClause.is_null()
+            && s.windowClause.is_null()
+            && s.sortClause.is_null()
+            && s.limitCount.is_null()
+            && s.limitOffset.is_null()
+            && s.lockingClause.is_null()
+            && s.withClause.is_null()
+            && s.distinctClause.is_null()
+            && s.intoClause.is_null()
+            && s.valuesLists.is_null()
+    }
+}
+
+/// Whether `sql` is exactly one SELECT statement (no INTO).
+pub fn is_single_select(sql: &str) -> bool {
+    unsafe { single_select(sql).is_some_and(|s| (*s).intoClause.is_null()) }
+}
+
+/// The highest `$n` a single SELECT refers to (0 when it takes no parameter), found by
+/// PostgreSQL's parse analysis, which also checks that its tables and columns exist.
+pub fn parameter_count(sql: &str) -> i32 {
+    let text = CString::new(sql).unwrap_or_else(|_| {
+        ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "query must not contain a NUL byte").raise()
+    });
+    unsafe {
+        let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
+        let mut types: *mut pg_sys::Oid = std::ptr::null_mut();
+        let mut count: i32 = 0;
+        pg_sys::parse_analyze_varparams(raw, text.as_ptr(), &mut types, &mut count, std::ptr::null_mut());
+        count
+    }
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use super::*;
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn accepts_single_expressions() {
+        for sql in [
+            "owner_type = 'customer'",
+            "coalesce(company_name, 'Xxxx')",
+            "guest_email = (SELECT email FROM pg_class WHERE oid = $1)",
+            "status IN ('a', 'b') -- trailing comment",
+            "a) OR (b",
+        ] {
+            // The last one is balanced when wrapped, and still a single expression: harmless.
+            assert!(is_single_expression(sql), "{sql}");
+        }
+    }
+
+    #[pg_test]
+    fn refuses_anything_that_would_escape_its_parentheses() {
+        for sql in [
+            "true), (1",
+            "true) FROM pg_class WHERE (true",
+            "true) UNION SELECT (1",
+            "1); DELETE FROM pg_class; SELECT (1",
+            "true) LIMIT (1",
+        ] {
+            assert!(!is_single_expression(sql), "{sql}");
+        }
+    }
+
+    #[pg_test]
+    fn recognises_one_select() {
+        assert!(is_single_select("SELECT 1 WHERE $1 = 1"));
+        assert!(!is_single_select("SELECT 1; SELECT 2"));
+        assert!(!is_single_select("DELETE FROM pg_class"));
+        assert!(!is_single_select("SELECT 1 INTO t"));
+        assert_eq!(parameter_count("SELECT 1 WHERE $1::int = 1"), 1);
+        assert_eq!(parameter_count("SELECT 1"), 0);
+    }
+}

@@ -1,0 +1,37 @@
+//! Settings (GUCs) of pg_erasure, registered when the library loads.
+//!
+//! - `erasure.lock_timeout`: how long an erasure waits for a row lock before giving up with
+//!   SQLSTATE 55P03; applied only while the erasure runs, the session's own lock_timeout is
+//!   left as it was.
+//! - `erasure.hmac_key`: the secret of the `hmac` strategy. Superuser-only to set and to read,
+//!   and hidden from SHOW ALL / pg_settings for everybody else.
+
+use std::ffi::CString;
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+pub static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+pub static HMAC_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+pub fn init() {
+    GucRegistry::define_int_guc(
+        c"erasure.lock_timeout",
+        c"How long an erasure waits for a row lock (0 waits forever).",
+        c"Past it the erasure fails with SQLSTATE 55P03 naming the table, and nothing is changed.",
+        &LOCK_TIMEOUT_MS,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_string_guc(
+        c"erasure.hmac_key",
+        c"Secret key of the hmac masking strategy.",
+        c"Only superusers may set or read it.",
+        &HMAC_KEY,
+        GucContext::Suset,
+        GucFlags::SUPERUSER_ONLY | GucFlags::NO_SHOW_ALL | GucFlags::NO_RESET_ALL,
+    );
+    // Reject misspelled erasure.* settings instead of keeping them as silent placeholders.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"erasure".as_ptr()) };
+}

@@ -1,0 +1,189 @@
+//! pg_erasure: erase a data subject's personal data inside PostgreSQL, following per-column
+//! policies that migrations register in a catalog.
+//!
+//! This file is the SQL surface only: each function below converts its SQL arguments and
+//! hands over to the layer that does the work:
+//! - `catalog` (registration and validation) →
+//! - `plan` (catalog to ordered, prepared statements, cached per session) →
+//! - `execute` (locks, blockers, statements, report).
+//!
+//! The SQL declarations are written by hand in `sql/api.sql` (exact types such as regclass
+//! and name[], defaults, pinned search_path, comments); `sql/catalog.sql` holds the catalog.
+
+use std::ffi::CStr;
+
+use pgrx::datum::AnyElement;
+use pgrx::prelude::*;
+use pgrx::{Array, JsonB};
+
+mod catalog;
+mod error;
+mod execute;
+mod gucs;
+mod plan;
+
+use catalog::register;
+use error::require;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/catalog.sql", name = "catalog", bootstrap);
+extension_sql_file!("../sql/api.sql", name = "api", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    plan::cache::init();
+}
+
+fn name_text(name: &CStr) -> String {
+    name.to_string_lossy().into_owned()
+}
+
+fn name_list(names: Array<'_, &CStr>, argument: &str) -> Vec<String> {
+    names.iter().map(|n| name_text(require(n, &format!("elements of {argument}")))).collect()
+}
+
+#[pg_extern(sql = false)]
+fn register_subject(
+    subject: Option<&str>,
+    tbl: Option<pg_sys::Oid>,
+    key_column: Option<&CStr>,
+    summary_columns: Option<Array<'_, &CStr>>,
+) {
+    register::register_subject(
+        require(subject, "subject"),
+        require(tbl, "tbl"),
+        key_column.map(name_text),
+        summary_columns.map(|s| name_list(s, "summary_columns")).unwrap_or_default(),
+    )
+}
+
+#[pg_extern(sql = false)]
+fn register_table(
+    subject: Option<&str>,
+    tbl: Option<pg_sys::Oid>,
+    action: Option<&str>,
+    via: Option<Array<'_, &CStr>>,
+    parent: Option<pg_sys::Oid>,
+    filter: Option<&str>,
+    reason: Option<&str>,
+) {
+    register::register_table(register::TableRegistration {
+        subject: require(subject, "subject").to_string(),
+        tbl: require(tbl, "tbl"),
+        action: require(action, "action").to_string(),
+        via: via.map(|v| name_list(v, "via")),
+        parent,
+        filter: filter.map(str::to_string),
+        reason: reason.map(str::to_string),
+    })
+}
+
+#[pg_extern(sql = false)]
+fn set_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>, strategy: Option<&str>, params: Option<JsonB>) {
+    register::set_policy(
+        require(tbl, "tbl"),
+        &name_text(require(col, "col")),
+        require(strategy, "strategy"),
+        require(params, "params").0,
+    )
+}
+
+#[pg_extern(sql = false)]
+fn drop_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) {
+    register::drop_policy(require(tbl, "tbl"), &name_text(require(col, "col")))
+}
+
+#[pg_extern(sql = false)]
+fn register_blocker(subject: Option<&str>, name: Option<&str>, query: Option<&str>, message: Option<&str>) {
+    register::register_blocker(
+        require(subject, "subject"),
+        require(name, "name"),
+        require(query, "query"),
+        message.map(str::to_string),
+    )
+}
+
+/// The caller's id in text form, whatever its SQL type.
+fn id_text(id: Option<AnyElement>) -> String {
+    let id = require(id, "id");
+    execute::key::output(id.datum(), id.oid())
+}
+
+#[pg_extern(sql = false)]
+fn erasure_blockers(
+    id: Option<AnyElement>,
+    subject: Option<&str>,
+) -> TableIterator<'static, (name!(blocker, String), name!(message, String), name!(details, JsonB))> {
+    let items = execute::erasure_blockers(require(subject, "subject"), &id_text(id));
+    TableIterator::new(items.into_iter().map(|i| (i.blocker, i.message, JsonB(i.details))))
+}
+
+#[pg_extern(sql = false)]
+fn anonymize(subject: Option<&str>, id: Option<AnyElement>) -> JsonB {
+    execute::anonymize(require(subject, "subject"), &id_text(id))
+}
+
+#[pg_extern(sql = false)]
+fn hmac_sha256(value: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let key = gucs::HMAC_KEY.get().filter(|k| !k.is_empty()).unwrap_or_else(|| {
+        error::ErasureError::new(
+            error::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "erasure.hmac_key is not set",
+        )
+        .detail("The hmac masking strategy needs a secret key.")
+        .hint("A superuser sets it, e.g. ALTER DATABASE shop SET erasure.hmac_key = '<secret>'.")
+        .raise()
+    });
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(value.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn hmac_is_keyed_sha256() {
+        Spi::run("SET erasure.hmac_key = 'key'").unwrap();
+        // The published HMAC-SHA-256 test vector for key "key" and this message.
+        let mac = Spi::get_one::<String>(
+            "SELECT erasure.hmac_sha256('The quick brown fox jumps over the lazy dog')",
+        );
+        assert_eq!(
+            mac,
+            Ok(Some("f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8".to_string()))
+        );
+    }
+
+    #[pg_test(error = "erasure.hmac_key is not set")]
+    fn hmac_without_key_is_refused() {
+        Spi::run("SELECT erasure.hmac_sha256('x')").unwrap();
+    }
+
+    #[pg_test]
+    fn name_arrays_arrive_intact() {
+        Spi::run("CREATE TABLE people (id bigint PRIMARY KEY, full_name text, email text)").unwrap();
+        Spi::run("SELECT erasure.register_subject('person', 'people', summary_columns => '{full_name,email}')")
+            .unwrap();
+        let summary = Spi::get_one::<Vec<String>>(
+            "SELECT summary_columns::text[] FROM erasure.subjects WHERE subject = 'person'",
+        );
+        assert_eq!(summary, Ok(Some(vec!["full_name".to_string(), "email".to_string()])));
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,367 @@
+//! Plan: from the catalog to the prepared statements that erase one subject.
+//!
+//! A plan holds, in the order execution runs them:
+//! 1. `lock_subject`: `SELECT … FOR UPDATE` of the subject's row;
+//! 2. `blockers`: one query per registered blocker;
+//! 3. `locks`: `SELECT … ORDER BY key FOR UPDATE` per `mask`/`delete` table, parents before
+//!    children, tables by name within a level: every erasure locks in the same order;
+//! 4. `apply`: one statement holding one UPDATE or DELETE per table and the row counts of the
+//!    report, retained tables only counted.
+//!
+//! Plans are built once per session and subject and kept (`cache`) until the catalog or a
+//! registered table changes. Building also validates: registration builds the plan of every
+//! subject it touches and so refuses entries that would make an erasure fail.
+
+pub mod cache;
+pub mod statements;
+
+use std::collections::HashSet;
+
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
+
+use crate::catalog::entries::{self, Action, TableEntry};
+use crate::catalog::schema::{self, Column, Relation};
+use crate::catalog::strategy::Strategy;
+use crate::error::*;
+use statements::{equals, qualified, Parameters};
+
+pub struct BlockerPlan {
+    pub name: String,
+    pub message: Option<String>,
+    pub statement: OwnedPreparedStatement,
+}
+
+pub struct TableLock {
+    pub table: String,
+    pub statement: OwnedPreparedStatement,
+}
+
+/// One line of the erasure report: what happened to a table's rows.
+pub struct Outcome {
+    pub table: String,
+    pub action: Action,
+    pub reason: Option<String>,
+}
+
+pub struct Plan {
+    pub subject: String,
+    pub subject_table: String,
+    pub key_column: String,
+    pub key_type: pg_sys::Oid,
+    pub key_type_sql: String,
+    /// Whether any table besides the subject's own is registered.
+    pub has_tables: bool,
+    pub find_subject: OwnedPreparedStatement,
+    pub lock_subject: OwnedPreparedStatement,
+    pub blockers: Vec<BlockerPlan>,
+    pub locks: Vec<TableLock>,
+    pub apply: OwnedPreparedStatement,
+    /// Values of the apply statement's parameters $2, $3, ...
+    pub apply_parameters: Vec<String>,
+    /// What each count column of the apply statement reports.
+    pub outcomes: Vec<Outcome>,
+    /// `table.column` of every column of a masked table that has no policy.
+    pub unreviewed_columns: Vec<String>,
+    /// Relations whose change makes this plan stale.
+    pub relations: Vec<pg_sys::Oid>,
+}
+
+/// A table of the plan: the subject's own table (no `entry`) or a registered one.
+struct Node {
+    relation: Relation,
+    entry: Option<TableEntry>,
+    depth: usize,
+}
+
+impl Node {
+    fn action(&self) -> Action {
+        self.entry.as_ref().map_or(Action::Mask, |e| e.action)
+    }
+}
+
+impl Plan {
+    pub fn build(subject: &str) -> Plan {
+        Spi::connect(|client| build(client, subject))
+    }
+}
+
+fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
+    let subject = entries::require_subject(client, subject_name);
+    let root = schema::relation(client, subject.tbl);
+    let root_columns = schema::columns(client, subject.tbl);
+    let key = schema::column(&root, &root_columns, &subject.key_column);
+    let (key_type, key_type_sql) = (key.type_oid, key.type_sql.clone());
+
+    let nodes = order_tables(client, root, entries::tables(client, subject_name));
+    check_retained_rows_survive_deletes(client, &nodes);
+    let conditions: Vec<String> = (0..nodes.len()).map(|i| condition(&nodes, i, &subject.key_column)).collect();
+
+    let failing = |what: String| {
+        move |e: &pgrx::pg_sys::panic::ErrorReportWithLevel| {
+            ErasureError::new(code_of(e), format!("cannot plan the erasure of subject \"{subject_name}\": {what}"))
+                .detail(e.message().to_string())
+        }
+    };
+    let prepare = |sql: String, types: &[pg_sys::Oid], what: String| -> OwnedPreparedStatement {
+        let types: Vec<_> = types.iter().map(|t| PgOid::from_untagged(*t)).collect();
+        rewrap(|| spi(client.prepare_mut(sql.as_str(), &types)).keep(), failing(what))
+    };
+
+    let root_name = nodes[0].relation.name.clone();
+    let find_subject = prepare(
+        statements::select_rows(&root_name, &conditions[0]),
+        &[key_type],
+        format!("the key column of \"{root_name}\" cannot be compared"),
+    );
+    let lock_subject = prepare(
+        statements::lock_rows(&root_name, &conditions[0], &[]),
+        &[key_type],
+        format!("table \"{root_name}\" cannot be locked"),
+    );
+
+    let blockers = entries::blockers(client, subject_name)
+        .into_iter()
+        .map(|b| BlockerPlan {
+            statement: prepare(statements::blocker(&b.query), &[key_type], format!("query of blocker \"{}\" is invalid", b.name)),
+            name: b.name,
+            message: b.message,
+        })
+        .collect();
+
+    let mut locks = Vec::new();
+    let mut changes = Vec::new();
+    let mut counts = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut unreviewed_columns = Vec::new();
+    let mut parameters = Parameters::default();
+    for (i, node) in nodes.iter().enumerate() {
+        let name = &node.relation.name;
+        let condition = &conditions[i];
+        let action = node.action();
+        if i > 0 && action != Action::Retain {
+            let order_by = schema::primary_key(client, node.relation.oid);
+            locks.push(TableLock {
+                table: name.clone(),
+                statement: prepare(
+                    statements::lock_rows(name, condition, &order_by),
+                    &[key_type],
+                    format!("the rows of table \"{name}\" cannot be selected (check its via columns and filter)"),
+                ),
+            });
+        }
+        let cte = format!("t{i}");
+        match action {
+            Action::Mask => {
+                let assignments = assignments(client, &nodes, i, &subject.key_column, &mut parameters, &mut unreviewed_columns);
+                if assignments.is_empty() {
+                    counts.push(statements::count_rows(name, condition));
+                } else {
+                    changes.push(statements::update_cte(&cte, name, &assignments, condition));
+                    counts.push(statements::count_cte(&cte));
+                }
+            }
+            Action::Delete => {
+                changes.push(statements::delete_cte(&cte, name, condition));
+                counts.push(statements::count_cte(&cte));
+            }
+            Action::Retain => counts.push(statements::count_rows(name, condition)),
+        }
+        outcomes.push(Outcome {
+            table: name.clone(),
+            action,
+            reason: node.entry.as_ref().and_then(|e| e.reason.clone()),
+        });
+    }
+    let mut apply_types = vec![key_type];
+    apply_types.extend(parameters.values.iter().map(|_| pg_sys::TEXTOID));
+    let apply = prepare(
+        statements::apply(&changes, &counts),
+        &apply_types,
+        "its masking statement is invalid (check the column policies)".to_string(),
+    );
+
+    let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
+    relations.push(entries::catalog_oid(client));
+    Plan {
+        subject: subject_name.to_string(),
+        subject_table: root_name,
+        key_column: subject.key_column,
+        key_type,
+        key_type_sql,
+        has_tables: nodes.len() > 1,
+        find_subject,
+        lock_subject,
+        blockers,
+        locks,
+        apply,
+        apply_parameters: parameters.values,
+        outcomes,
+        unreviewed_columns,
+        relations,
+    }
+}
+
+/// The subject's table first, then every registered table after its parent, by depth and
+/// then by name: the order rows are locked in.
+fn order_tables(client: &SpiClient<'_>, root: Relation, mut pending: Vec<TableEntry>) -> Vec<Node> {
+    let mut nodes = vec![Node { relation: root, entry: None, depth: 0 }];
+    while !pending.is_empty() {
+        let (ready, rest): (Vec<_>, Vec<_>) =
+            pending.into_iter().partition(|e| nodes.iter().any(|n| n.relation.oid == e.parent));
+        if ready.is_empty() {
+            ErasureError::new(
+                ERRCODE_INVALID_TABLE_DEFINITION,
+                "registered tables form a cycle or hang from an unregistered parent",
+            )
+            .detail(format!("{} tables cannot be reached from the subject's table.", rest.len()))
+            .raise();
+        }
+        let mut level: Vec<Node> = ready
+            .into_iter()
+            .map(|entry| {
+                let depth = nodes.iter().find(|n| n.relation.oid == entry.parent).map_or(0, |n| n.depth) + 1;
+                Node { relation: schema::relation(client, entry.tbl), entry: Some(entry), depth }
+            })
+            .collect();
+        level.sort_by(|a, b| a.relation.name.cmp(&b.relation.name));
+        nodes.extend(level);
+        pending = rest;
+    }
+    nodes
+}
+
+/// The SQL condition selecting the subject's rows of `nodes[i]`, given the key as `$1`.
+fn condition(nodes: &[Node], i: usize, key_column: &str) -> String {
+    let node = &nodes[i];
+    let table = &node.relation.name;
+    let Some(entry) = &node.entry else {
+        return equals(&qualified(table, key_column), "$1");
+    };
+    let mut parts = Vec::new();
+    if !entry.via.is_empty() {
+        let parent_index = nodes.iter().position(|n| n.relation.oid == entry.parent).unwrap_or(0);
+        let parent = &nodes[parent_index];
+        if parent.entry.is_none() && entry.parent_columns == [key_column] {
+            // A direct reference to the subject's key: filter by the key itself.
+            parts.push(equals(&qualified(table, &entry.via[0]), "$1"));
+        } else {
+            let links: Vec<String> = entry
+                .via
+                .iter()
+                .zip(&entry.parent_columns)
+                .map(|(v, p)| equals(&qualified(&parent.relation.name, p), &qualified(table, v)))
+                .collect();
+            parts.push(format!(
+                "EXISTS (SELECT FROM {} WHERE {} AND {})",
+                parent.relation.name,
+                links.join(" AND "),
+                condition(nodes, parent_index, key_column)
+            ));
+        }
+    }
+    if let Some(filter) = &entry.filter {
+        parts.push(statements::embedded(filter));
+    }
+    parts.join(" AND ")
+}
+
+/// Columns that tie rows to the subject: the key, this table's via columns and the columns
+/// its children's via columns reference. They are never masked.
+fn structural_columns(nodes: &[Node], i: usize, key_column: &str) -> HashSet<String> {
+    let node = &nodes[i];
+    let mut columns: HashSet<String> = match &node.entry {
+        None => HashSet::from([key_column.to_string()]),
+        Some(entry) => entry.via.iter().cloned().collect(),
+    };
+    for child in nodes.iter().filter_map(|n| n.entry.as_ref()).filter(|e| e.parent == node.relation.oid) {
+        columns.extend(child.parent_columns.iter().cloned());
+    }
+    columns
+}
+
+/// The SET assignments of a masked table, from its column policies, re-checked against the
+/// table as it is now (a column may have been dropped, retyped or made NOT NULL since).
+fn assignments(
+    client: &SpiClient<'_>,
+    nodes: &[Node],
+    i: usize,
+    key_column: &str,
+    parameters: &mut Parameters,
+    unreviewed: &mut Vec<String>,
+) -> Vec<String> {
+    let relation = &nodes[i].relation;
+    let columns = schema::columns(client, relation.oid);
+    let structural = structural_columns(nodes, i, key_column);
+    let policies = entries::policies(client, relation.oid);
+    let mut assignments = Vec::new();
+    for policy in &policies {
+        let Some(column) = columns.iter().find(|c| c.name == policy.col) else {
+            ErasureError::new(
+                ERRCODE_UNDEFINED_COLUMN,
+                format!("column \"{}\" of relation \"{}\" has a masking policy but no longer exists", policy.col, relation.name),
+            )
+            .hint(format!("Remove the policy with erasure.drop_policy('{}', '{}').", relation.name, policy.col))
+            .raise();
+        };
+        let strategy = policy_strategy(relation, column, &policy.strategy, &policy.params);
+        if strategy != Strategy::Keep && structural.contains(&column.name) {
+            ErasureError::new(
+                ERRCODE_INVALID_COLUMN_REFERENCE,
+                format!("column \"{}\" of relation \"{}\" cannot be masked", column.name, relation.name),
+            )
+            .detail("It ties the subject to its rows (key or via column).")
+            .hint(format!("Set its policy to keep, or remove it with erasure.drop_policy('{}', '{}').", relation.name, column.name))
+            .raise();
+        }
+        let target = statements::qualified(&relation.name, &column.name);
+        if let Some(value) = statements::masked_value(&target, &column.type_sql, &strategy, parameters) {
+            assignments.push(format!("{} = {value}", pgrx::spi::quote_identifier(&column.name)));
+        }
+    }
+    unreviewed.extend(
+        columns
+            .iter()
+            .filter(|c| !c.generated && !structural.contains(&c.name) && !policies.iter().any(|p| p.col == c.name))
+            .map(|c| format!("{}.{}", relation.name, pgrx::spi::quote_identifier(&c.name))),
+    );
+    assignments
+}
+
+fn policy_strategy(relation: &Relation, column: &Column, name: &str, params: &serde_json::Value) -> Strategy {
+    let invalid = |why: String| -> ! {
+        ErasureError::new(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("masking policy of column \"{}\" of relation \"{}\" is no longer valid", column.name, relation.name),
+        )
+        .detail(why)
+        .hint(format!("Set it again with erasure.set_policy('{}', '{}', ...).", relation.name, column.name))
+        .raise()
+    };
+    let strategy = Strategy::parse(name, params).unwrap_or_else(|_| invalid(format!("Strategy {name} with params {params}.")));
+    if let Some(why) = strategy.misfit(column) {
+        invalid(format!("Strategy {name}: {why}."));
+    }
+    strategy
+}
+
+/// A retained table whose foreign key points at a deleted table would lose rows (CASCADE),
+/// have them changed (SET NULL) or fail every erasure (RESTRICT): refuse such a catalog.
+fn check_retained_rows_survive_deletes(client: &SpiClient<'_>, nodes: &[Node]) {
+    for retained in nodes.iter().filter(|n| n.action() == Action::Retain) {
+        for deleted in nodes.iter().filter(|n| n.action() == Action::Delete) {
+            if let Some(fk) = schema::foreign_keys(client, retained.relation.oid, deleted.relation.oid).first() {
+                ErasureError::new(
+                    ERRCODE_INVALID_FOREIGN_KEY,
+                    format!(
+                        "retained table \"{}\" references deleted table \"{}\"",
+                        retained.relation.name, deleted.relation.name
+                    ),
+                )
+                .detail(format!("Foreign key {} would make deleting those rows touch retained rows.", fk.name))
+                .hint(format!("Register \"{}\" with action mask or retain instead of delete.", deleted.relation.name))
+                .raise();
+            }
+        }
+    }
+}

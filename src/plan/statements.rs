@@ -1,0 +1,174 @@
+//! The SQL text of an erasure, built from catalog data.
+//!
+//! Identifiers come from PostgreSQL (regclass output, quote_identifier); values (constants,
+//! templates, jsonb paths) travel as `$n` text parameters, `$1` being the subject key. Every
+//! function and operator is schema-qualified, so objects created in other schemas cannot take
+//! their place. Each table is filtered by the subject key or by its `via` columns (never by
+//! ctid), which keeps every statement routable on a sharded (Citus) cluster.
+
+use pgrx::spi::quote_identifier;
+
+use crate::catalog::strategy::Strategy;
+
+/// `table.column`, both quoted.
+pub fn qualified(table: &str, column: &str) -> String {
+    format!("{table}.{}", quote_identifier(column))
+}
+
+/// `a = b`, with the equality operator that pg_catalog defines for the two types.
+pub fn equals(left: &str, right: &str) -> String {
+    format!("{left} OPERATOR(pg_catalog.=) {right}")
+}
+
+/// Catalog SQL (a filter, an expression, a blocker query) in parentheses. The newlines keep a
+/// trailing `--` comment from swallowing the closing parenthesis.
+pub fn embedded(sql: &str) -> String {
+    format!("(\n{sql}\n)")
+}
+
+/// The `$n` text parameters that carry catalog values into a statement (`$1` is the key).
+#[derive(Default)]
+pub struct Parameters {
+    pub values: Vec<String>,
+}
+
+impl Parameters {
+    pub fn add(&mut self, value: String) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len() + 1)
+    }
+}
+
+/// The new value of `column` (of SQL type `type_sql`) under `strategy`; None for `keep`.
+pub fn masked_value(column: &str, type_sql: &str, strategy: &Strategy, parameters: &mut Parameters) -> Option<String> {
+    let cast = |value: String| format!("CAST({value} AS {type_sql})");
+    Some(match strategy {
+        Strategy::Keep => return None,
+        Strategy::Null => "NULL".to_string(),
+        Strategy::Blank => cast("''".to_string()),
+        Strategy::Constant(value) => match Strategy::constant_text(value) {
+            None => "NULL".to_string(),
+            Some(text) => cast(parameters.add(text)),
+        },
+        Strategy::YearOnly => cast(format!("pg_catalog.date_trunc('year', {column})")),
+        Strategy::Placeholder(template) => {
+            let mut value = format!(
+                "pg_catalog.replace({}, '{{key}}', CAST($1 AS pg_catalog.text))",
+                parameters.add(template.clone())
+            );
+            if template.contains("{uuid}") {
+                value = format!(
+                    "pg_catalog.replace({value}, '{{uuid}}', CAST(pg_catalog.gen_random_uuid() AS pg_catalog.text))"
+                );
+            }
+            cast(value)
+        }
+        Strategy::Hmac => cast(format!("erasure.hmac_sha256(CAST({column} AS pg_catalog.text))")),
+        Strategy::JsonbRemove(paths) => paths.iter().fold(column.to_string(), |document, path| {
+            format!(
+                "({document} OPERATOR(pg_catalog.#-) pg_catalog.string_to_array({}, '.'))",
+                parameters.add(path.clone())
+            )
+        }),
+        Strategy::Expression(sql) => cast(embedded(sql)),
+        Strategy::Now => cast("pg_catalog.now()".to_string()),
+    })
+}
+
+/// Finds the subject's rows of `table` without locking them.
+pub fn select_rows(table: &str, condition: &str) -> String {
+    format!("SELECT FROM {table} WHERE {condition}")
+}
+
+/// Locks the subject's rows of `table`, in key order so that concurrent erasures queue up
+/// instead of deadlocking.
+pub fn lock_rows(table: &str, condition: &str, order_by: &[String]) -> String {
+    let order = if order_by.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ORDER BY {}",
+            order_by.iter().map(|c| qualified(table, c)).collect::<Vec<_>>().join(", ")
+        )
+    };
+    format!("SELECT FROM {table} WHERE {condition}{order} FOR UPDATE")
+}
+
+pub fn count_rows(table: &str, condition: &str) -> String {
+    format!("(SELECT pg_catalog.count(*) FROM {table} WHERE {condition})")
+}
+
+/// A blocker query, each of its rows turned into one jsonb document.
+pub fn blocker(query: &str) -> String {
+    format!("SELECT pg_catalog.to_jsonb(b) FROM {} AS b", embedded(query))
+}
+
+/// The one statement that applies an erasure: an UPDATE or DELETE per table as data-modifying
+/// CTEs, then one row of counts, in the order of `counts`. All parts of one statement see the
+/// same snapshot, so a filter that matches on a value being masked (guest orders found by the
+/// customer's e-mail) still finds its rows, and no part sees another's changes.
+pub fn apply(changes: &[String], counts: &[String]) -> String {
+    let select = format!("SELECT {}", counts.join(",\n       "));
+    if changes.is_empty() {
+        select
+    } else {
+        format!("WITH {}\n{select}", changes.join(",\n     "))
+    }
+}
+
+pub fn update_cte(name: &str, table: &str, assignments: &[String], condition: &str) -> String {
+    format!("{name} AS (UPDATE {table} SET {} WHERE {condition} RETURNING 1)", assignments.join(", "))
+}
+
+pub fn delete_cte(name: &str, table: &str, condition: &str) -> String {
+    format!("{name} AS (DELETE FROM {table} WHERE {condition} RETURNING 1)")
+}
+
+pub fn count_cte(name: &str) -> String {
+    format!("(SELECT pg_catalog.count(*) FROM {name})")
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use super::*;
+    use pgrx::prelude::*;
+    use serde_json::json;
+
+    #[pg_test]
+    fn values_travel_as_parameters_never_as_sql() {
+        let mut p = Parameters::default();
+        let v = masked_value("c", "text", &Strategy::Constant(json!("x'); DROP TABLE t; --")), &mut p);
+        assert_eq!(v.as_deref(), Some("CAST($2 AS text)"));
+        assert_eq!(p.values, vec!["x'); DROP TABLE t; --".to_string()]);
+    }
+
+    #[pg_test]
+    fn placeholder_generates_a_uuid_only_when_asked() {
+        let mut p = Parameters::default();
+        let plain = masked_value("e", "text", &Strategy::Placeholder("erased-{key}".into()), &mut p).unwrap();
+        assert!(!plain.contains("gen_random_uuid"));
+        let unique = masked_value("e", "text", &Strategy::Placeholder("{uuid}@x".into()), &mut p).unwrap();
+        assert!(unique.contains("gen_random_uuid"));
+        assert_eq!(p.values.len(), 2);
+    }
+
+    #[pg_test]
+    fn jsonb_remove_chains_one_path_per_parameter() {
+        let mut p = Parameters::default();
+        let v = masked_value("doc", "jsonb", &Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]), &mut p);
+        assert_eq!(
+            v.as_deref(),
+            Some("((doc OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($2, '.')) OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($3, '.'))")
+        );
+        assert_eq!(masked_value("c", "text", &Strategy::Keep, &mut p), None);
+    }
+
+    #[pg_test]
+    fn locks_in_key_order() {
+        assert_eq!(
+            lock_rows("shop.orders", "cond", &["id".into()]),
+            "SELECT FROM shop.orders WHERE cond ORDER BY shop.orders.id FOR UPDATE"
+        );
+    }
+}
