@@ -103,10 +103,16 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
                 .detail(e.message().to_string())
         }
     };
-    let prepare = |sql: String, types: &[pg_sys::Oid], what: String| -> OwnedPreparedStatement {
+    // Statements that lock or write are prepared as mutating; blocker queries only read.
+    let prepare_as = |mutating: bool, sql: String, types: &[pg_sys::Oid], what: String| -> OwnedPreparedStatement {
         let types: Vec<_> = types.iter().map(|t| PgOid::from_untagged(*t)).collect();
-        rewrap(|| spi(client.prepare_mut(sql.as_str(), &types)).keep(), failing(what))
+        let prepared = || match mutating {
+            true => client.prepare_mut(sql.as_str(), &types),
+            false => client.prepare(sql.as_str(), &types),
+        };
+        rewrap(|| spi(prepared()).keep(), failing(what))
     };
+    let prepare = |sql: String, types: &[pg_sys::Oid], what: String| prepare_as(true, sql, types, what);
 
     let root_name = nodes[0].relation.name.clone();
     let find_subject = prepare(
@@ -123,7 +129,12 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
     let blockers = entries::blockers(client, subject_name)
         .into_iter()
         .map(|b| BlockerPlan {
-            statement: prepare(statements::blocker(&b.query), &[key_type], format!("query of blocker \"{}\" is invalid", b.name)),
+            statement: prepare_as(
+                false,
+                statements::blocker(&b.query),
+                &[key_type],
+                format!("query of blocker \"{}\" is invalid", b.name),
+            ),
             name: b.name,
             message: b.message,
         })
