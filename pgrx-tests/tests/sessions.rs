@@ -1,0 +1,214 @@
+//! pg_erasure under concurrency, through real client sessions (the `postgres` crate): row
+//! locks an erasure waits for, its lock timeout, writes that must wait for it, erasures that
+//! must not wait for each other, and a refused erasure that must leave no trace.
+//!
+//! Needs a running cluster with pg_erasure installed; scripts/test.sh starts one and exports
+//! PGHOST, PGPORT, PGUSER and PGDATABASE. Each test works in a database of its own.
+//! Every wait is bounded: a hang fails the test instead of stalling the run.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use postgres::error::SqlState;
+
+/// How long a statement must stay unfinished to count as waiting.
+const STILL_WAITING: Duration = Duration::from_millis(500);
+/// The most any statement expected to finish may take.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// An erasure waits for a row of the subject that another session holds, then proceeds once
+/// that session commits.
+#[test]
+fn erasure_waits_for_a_row_locked_by_another_session() {
+    let db = TestDb::create("waits");
+    let mut observer = db.connect();
+    let mut a = db.connect();
+    let mut b = db.connect();
+    let (a_pid, b_pid) = (backend_pid(&mut a), backend_pid(&mut b));
+
+    b.batch_execute("BEGIN").unwrap();
+    let locked = b.query("SELECT id FROM shop.orders WHERE id = 101 FOR UPDATE", &[]).unwrap();
+    assert_eq!(locked.len(), 1, "order 101 of customer 1 should exist");
+
+    // Well above the time the lock is held, so the erasure waits rather than times out.
+    a.batch_execute("SET erasure.lock_timeout = '20s'").unwrap();
+    let mut erasure = spawn("erasure of customer 1", move || anonymize(&mut a, 1));
+
+    wait_until_blocked(&mut observer, a_pid, b_pid, DEADLINE);
+    erasure.assert_still_running(STILL_WAITING);
+    // Nothing of customer 1 has changed while the erasure waits.
+    assert_eq!(customer(&mut observer, 1), ("Alice Almeida".into(), "alice@example.com".into()));
+
+    let released = Instant::now();
+    b.batch_execute("COMMIT").unwrap();
+    let (result, finished) = erasure.finish(DEADLINE);
+    let report = result.unwrap_or_else(|e| panic!("the erasure failed once the lock was released: {}", describe(&e)));
+    assert_eq!(report.status, "anonymized", "report: {}", report.text);
+    assert!(report.text.contains(r#""unreviewed_columns": []"#), "every column has a policy: {}", report.text);
+    assert!(finished >= released, "the erasure finished before the lock it waited for was released");
+
+    assert_eq!(customer(&mut observer, 1), ("Xxxx".into(), "erased-1@invalid.example".into()));
+    assert_eq!(
+        orders(&mut observer, 1),
+        vec![
+            (101, Some("shipped".into()), Some("Unknown customer".into())),
+            (102, Some("delivered".into()), Some("Unknown customer".into())),
+        ]
+    );
+    let billed: String = observer.query_one("SELECT billed_name FROM billing.invoices WHERE id = 1", &[]).unwrap().get(0);
+    assert_eq!(billed, "Alice Almeida", "retained invoices must stay unchanged");
+    // Other customers are untouched.
+    assert_eq!(customer(&mut observer, 2), ("Bruno Barros".into(), "bruno@example.com".into()));
+}
+
+/// With erasure.lock_timeout set, an erasure gives up on a held row with SQLSTATE 55P03
+/// naming the table that waited, and changes nothing.
+#[test]
+fn erasure_times_out_on_a_locked_row_and_changes_nothing() {
+    let db = TestDb::create("timeout");
+    let mut observer = db.connect();
+    let mut a = db.connect();
+    let mut b = db.connect();
+    let before = snapshot(&mut observer);
+
+    b.batch_execute("BEGIN").unwrap();
+    let locked = b.query("SELECT id FROM shop.orders WHERE id = 101 FOR UPDATE", &[]).unwrap();
+    assert_eq!(locked.len(), 1);
+
+    // statement_timeout only bounds the test: a timeout there (57014) is a failure too.
+    a.batch_execute("SET erasure.lock_timeout = '300ms'; SET statement_timeout = '10s'").unwrap();
+    let started = Instant::now();
+    let error = anonymize(&mut a, 1).expect_err("the erasure should have timed out on order 101");
+    let elapsed = started.elapsed();
+
+    assert_eq!(error.code(), Some(&SqlState::LOCK_NOT_AVAILABLE), "got {}", describe(&error));
+    let message = error.as_db_error().unwrap().message().to_string();
+    assert!(message.contains("shop.orders"), "the message should name table shop.orders: {message}");
+    assert!(
+        elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(5),
+        "the erasure gave up after {elapsed:?}, expected about 300ms"
+    );
+    // erasure.lock_timeout applied to the erasure only: the session's lock_timeout is as it was.
+    let lock_timeout: String = a.query_one("SHOW lock_timeout", &[]).unwrap().get(0);
+    assert_eq!(lock_timeout, "0");
+
+    // Still inside B's transaction: nothing changed, not even customer 1's own row, which the
+    // erasure locked (and masks) before it reached the orders.
+    assert_eq!(customer(&mut observer, 1), ("Alice Almeida".into(), "alice@example.com".into()));
+    b.batch_execute("COMMIT").unwrap();
+    assert_eq!(customer(&mut observer, 1), ("Alice Almeida".into(), "alice@example.com".into()));
+    assert_eq!(snapshot(&mut observer), before, "the timed-out erasure changed rows");
+}
+
+/// An order inserted for a customer being erased waits until the erasure commits (its
+/// foreign key check needs the customer's row, which the erasure holds), then succeeds: the
+/// erasure masks the customer, it does not delete it.
+#[test]
+fn insert_of_an_order_for_a_customer_being_erased_waits_for_the_commit() {
+    let db = TestDb::create("insert_waits");
+    let mut observer = db.connect();
+    let mut a = db.connect();
+    let mut b = db.connect();
+    let (a_pid, b_pid) = (backend_pid(&mut a), backend_pid(&mut b));
+
+    a.batch_execute("BEGIN").unwrap();
+    let report = anonymize(&mut a, 1).unwrap_or_else(|e| panic!("erasure of customer 1: {}", describe(&e)));
+    assert_eq!(report.status, "anonymized", "report: {}", report.text);
+
+    let mut insert = spawn("insert of an order for customer 1", move || {
+        b.query_one(
+            "INSERT INTO shop.orders (customer_id, status, ship_name)
+             VALUES (1, 'new', 'Alice Almeida') RETURNING id",
+            &[],
+        )
+        .map(|row| row.get::<_, i64>(0))
+    });
+
+    wait_until_blocked(&mut observer, b_pid, a_pid, DEADLINE);
+    insert.assert_still_running(STILL_WAITING);
+
+    let committing = Instant::now();
+    a.batch_execute("COMMIT").unwrap();
+    let (result, inserted_at) = insert.finish(DEADLINE);
+    let id = result.unwrap_or_else(|e| panic!("the insert failed after the erasure committed: {}", describe(&e)));
+    assert!(inserted_at >= committing, "the insert finished before the erasure committed");
+
+    assert_eq!(customer(&mut observer, 1), ("Xxxx".into(), "erased-1@invalid.example".into()));
+    // The order inserted after the erasure is NOT masked: the erasure masked the orders that
+    // existed when it ran, and this one was written after it committed. That is the expected
+    // ordering (an erasure is a point in time, not a standing rule); erasing again would mask
+    // it. The erased customer's earlier orders are masked.
+    assert_eq!(id, 1000);
+    assert_eq!(
+        orders(&mut observer, 1),
+        vec![
+            (101, Some("shipped".into()), Some("Unknown customer".into())),
+            (102, Some("delivered".into()), Some("Unknown customer".into())),
+            (1000, Some("new".into()), Some("Alice Almeida".into())),
+        ]
+    );
+}
+
+/// Erasures of two customers that share no rows do not wait for each other: the second
+/// completes while the first is still open.
+#[test]
+fn erasures_of_unrelated_customers_run_concurrently() {
+    let db = TestDb::create("concurrent");
+    let mut observer = db.connect();
+    let mut a = db.connect();
+    let mut b = db.connect();
+
+    a.batch_execute("BEGIN").unwrap();
+    let first = anonymize(&mut a, 1).unwrap_or_else(|e| panic!("erasure of customer 1: {}", describe(&e)));
+    assert_eq!(first.status, "anonymized", "report: {}", first.text);
+
+    // A lock wait would end in a statement timeout (57014) or the deadline below, both failures.
+    b.batch_execute("SET statement_timeout = '5s'").unwrap();
+    let second = spawn("erasure of customer 2", move || anonymize(&mut b, 2));
+    let (result, second_done) = second.finish(Duration::from_secs(5));
+    let report = result.unwrap_or_else(|e| panic!("erasure of customer 2 while customer 1's is open: {}", describe(&e)));
+    assert_eq!(report.status, "anonymized", "report: {}", report.text);
+
+    // Customer 2's erasure is committed while customer 1's is still open (and invisible).
+    assert_eq!(customer(&mut observer, 2), ("Xxxx".into(), "erased-2@invalid.example".into()));
+    assert_eq!(orders(&mut observer, 2), vec![(201, Some("shipped".into()), Some("Unknown customer".into()))]);
+    assert_eq!(customer(&mut observer, 1), ("Alice Almeida".into(), "alice@example.com".into()));
+
+    let first_committed = Instant::now();
+    a.batch_execute("COMMIT").unwrap();
+    assert!(second_done < first_committed, "the second erasure finished only after the first committed");
+    assert_eq!(customer(&mut observer, 1), ("Xxxx".into(), "erased-1@invalid.example".into()));
+    // The customer nobody erased is untouched.
+    assert_eq!(customer(&mut observer, 3), ("Carla Costa".into(), "carla@example.com".into()));
+}
+
+/// An erasure refused by a blocker (an order awaiting payment) fails with SQLSTATE 55000 and
+/// leaves every row of every table exactly as it was.
+#[test]
+fn blocked_erasure_changes_nothing() {
+    let db = TestDb::create("blocked");
+    let mut observer = db.connect();
+    let mut a = db.connect();
+
+    let blockers: Vec<String> = observer
+        .query("SELECT blocker FROM erasure.erasure_blockers(3::bigint)", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(blockers, vec!["order_awaiting_payment".to_string()]);
+
+    let before = snapshot(&mut observer);
+    assert!(before.len() >= 11, "the snapshot should hold the shop's rows: {before:?}");
+
+    let error = anonymize(&mut a, 3).expect_err("customer 3 has an order awaiting payment");
+    assert_eq!(error.code(), Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE), "got {}", describe(&error));
+    let message = error.as_db_error().unwrap().message().to_string();
+    assert!(message.contains("customer \"3\""), "the message should name the customer: {message}");
+
+    let after = snapshot(&mut observer);
+    assert_eq!(after, before, "the refused erasure changed rows");
+    assert_eq!(customer(&mut observer, 3), ("Carla Costa".into(), "carla@example.com".into()));
+}
