@@ -77,17 +77,27 @@ AS 'MODULE_PATHNAME', 'erasure_blockers_wrapper';
 COMMENT ON FUNCTION erasure.erasure_blockers(text, text) IS
     'Lists why a subject cannot be erased yet (key given as text).';
 
-CREATE FUNCTION erasure.anonymize(subject text, id anyelement) RETURNS jsonb
+CREATE FUNCTION erasure.anonymize(
+    subject text,
+    id anyelement,
+    mode text DEFAULT 'anonymize',
+    reference text DEFAULT NULL
+) RETURNS jsonb
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'anonymize_wrapper';
-COMMENT ON FUNCTION erasure.anonymize(text, anyelement) IS
-    'Erases one subject in one transaction: locks its rows, refuses while blockers exist, masks and deletes as registered, keeps retained rows untouched; returns a jsonb report.';
+COMMENT ON FUNCTION erasure.anonymize(text, anyelement, text, text) IS
+    'Erases one subject in one transaction: locks its rows, refuses while blockers exist, then anonymizes (mask, delete the delete rows, keep retained ones), deletes everything (mode delete) or chooses (mode auto); records it in erasure.ledger with reference; returns a jsonb report. Erasing an erased subject changes nothing.';
 
-CREATE FUNCTION erasure.anonymize(subject text, id text) RETURNS jsonb
+CREATE FUNCTION erasure.anonymize(
+    subject text,
+    id text,
+    mode text DEFAULT 'anonymize',
+    reference text DEFAULT NULL
+) RETURNS jsonb
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'anonymize_wrapper';
-COMMENT ON FUNCTION erasure.anonymize(text, text) IS
-    'Erases one subject (key given as text); see erasure.anonymize(text, anyelement).';
+COMMENT ON FUNCTION erasure.anonymize(text, text, text, text) IS
+    'Erases one subject (key given as text); see erasure.anonymize(text, anyelement, text, text).';
 
 CREATE FUNCTION erasure.anonymize_customer(id anyelement) RETURNS jsonb
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -100,6 +110,48 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT erasure.anonymize('customer', id) $$;
 COMMENT ON FUNCTION erasure.anonymize_customer(text) IS
     'erasure.anonymize(''customer'', id), key given as text.';
+
+CREATE FUNCTION erasure.delete_customer(id anyelement) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.anonymize('customer', id, 'delete') $$;
+COMMENT ON FUNCTION erasure.delete_customer(anyelement) IS
+    'erasure.anonymize(''customer'', id, ''delete''): deletes the customer and every registered row; refused while retained rows exist.';
+
+CREATE FUNCTION erasure.delete_customer(id text) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.anonymize('customer', id, 'delete') $$;
+COMMENT ON FUNCTION erasure.delete_customer(text) IS
+    'erasure.anonymize(''customer'', id, ''delete''), key given as text.';
+
+CREATE FUNCTION erasure.erasure_preview(id anyelement, subject text DEFAULT 'customer') RETURNS jsonb
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'erasure_preview_wrapper';
+COMMENT ON FUNCTION erasure.erasure_preview(anyelement, text) IS
+    'What the confirmation screen shows, changing nothing and taking no write locks: summary, decision (anonymize, delete, blocked, already_erased), blockers, rows per table, unreviewed columns.';
+
+CREATE FUNCTION erasure.erasure_preview(id text, subject text DEFAULT 'customer') RETURNS jsonb
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'erasure_preview_wrapper';
+COMMENT ON FUNCTION erasure.erasure_preview(text, text) IS
+    'erasure.erasure_preview(anyelement, text), key given as text.';
+
+CREATE FUNCTION erasure.is_erased(subject text, id anyelement) RETURNS boolean
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'is_erased_wrapper';
+COMMENT ON FUNCTION erasure.is_erased(text, anyelement) IS
+    'Whether the ledger records an erasure of the subject (for applications that hide erased customers).';
+
+CREATE FUNCTION erasure.is_erased(subject text, id text) RETURNS boolean
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'is_erased_wrapper';
+COMMENT ON FUNCTION erasure.is_erased(text, text) IS
+    'erasure.is_erased(text, anyelement), key given as text.';
+
+CREATE FUNCTION erasure.ledger_since(request_id bigint) RETURNS SETOF erasure.ledger
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM erasure.ledger l WHERE l.request_id > ledger_since.request_id ORDER BY l.request_id $$;
+COMMENT ON FUNCTION erasure.ledger_since(bigint) IS
+    'The ledger entries after request_id, in order: how a downstream connector catches up after being down.';
 
 -- Used by the hmac strategy inside generated UPDATEs.
 CREATE FUNCTION erasure.hmac_sha256(value text) RETURNS text

@@ -63,3 +63,31 @@ SELECT pg_catalog.pg_extension_config_dump('erasure.subjects', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.tables', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.column_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.blockers', '');
+
+-- The ledger: one row per erasure, proof that it happened, and nothing personal. The key is the
+-- subject's identifier (needed to recognise a repeated request); no summary value, no old
+-- value, no blocker detail is ever written here. It doubles as a durable outbox for systems
+-- that must be told (erasure.ledger_since).
+CREATE TABLE erasure.ledger (
+    request_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    subject      text NOT NULL,
+    key          text NOT NULL,
+    status       text NOT NULL CHECK (status IN ('anonymized', 'deleted')),
+    mode         text NOT NULL CHECK (mode IN ('anonymize', 'delete', 'auto')),
+    requested_by name NOT NULL,
+    executed_by  name NOT NULL,
+    executed_at  timestamptz NOT NULL,
+    tables       jsonb NOT NULL,
+    reference    text
+);
+-- A subject is erased once: a repeated request finds this row and changes nothing.
+CREATE UNIQUE INDEX ledger_subject_key ON erasure.ledger (subject, key);
+COMMENT ON TABLE erasure.ledger IS
+    'One row per erasure: who asked (requested_by = session user), who ran it (executed_by = current user), when, what happened per table, and the caller''s reference. No personal data.';
+COMMENT ON COLUMN erasure.ledger.tables IS
+    'Per table: {"table", "action", "rows"}.';
+COMMENT ON COLUMN erasure.ledger.reference IS
+    'The caller''s reference for the request (a ticket number); keep personal data out of it.';
+
+SELECT pg_catalog.pg_extension_config_dump('erasure.ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_request_id_seq', '');

@@ -121,8 +121,19 @@ fn erasure_blockers(
 }
 
 #[pg_extern(sql = false)]
-fn anonymize(subject: Option<&str>, id: Option<AnyElement>) -> JsonB {
-    execute::anonymize(require(subject, "subject"), &id_text(id))
+fn anonymize(subject: Option<&str>, id: Option<AnyElement>, mode: Option<&str>, reference: Option<&str>) -> JsonB {
+    let mode = execute::Mode::parse(require(mode, "mode"));
+    execute::erase(require(subject, "subject"), &id_text(id), mode, reference)
+}
+
+#[pg_extern(sql = false)]
+fn erasure_preview(id: Option<AnyElement>, subject: Option<&str>) -> JsonB {
+    execute::preview(require(subject, "subject"), &id_text(id))
+}
+
+#[pg_extern(sql = false)]
+fn is_erased(subject: Option<&str>, id: Option<AnyElement>) -> bool {
+    execute::is_erased(require(subject, "subject"), &id_text(id))
 }
 
 #[pg_extern(sql = false)]

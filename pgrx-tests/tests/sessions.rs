@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 
 /// How long a statement must stay unfinished to count as waiting.
 const STILL_WAITING: Duration = Duration::from_millis(500);
@@ -211,4 +212,45 @@ fn blocked_erasure_changes_nothing() {
     let after = snapshot(&mut observer);
     assert_eq!(after, before, "the refused erasure changed rows");
     assert_eq!(customer(&mut observer, 3), ("Carla Costa".into(), "carla@example.com".into()));
+}
+
+/// Other systems are told of an erasure on channel `erasure` only once it commits: a rolled
+/// back erasure notifies nothing, a committed one notifies its subject, key and request id.
+#[test]
+fn erasure_is_notified_only_on_commit() {
+    let db = TestDb::create("notify");
+    let mut listener = db.connect();
+    let mut a = db.connect();
+    listener.batch_execute("LISTEN erasure").unwrap();
+
+    a.batch_execute("BEGIN").unwrap();
+    anonymize(&mut a, 1).unwrap_or_else(|e| panic!("erasure failed: {}", describe(&e)));
+    a.batch_execute("ROLLBACK").unwrap();
+    let heard: Vec<String> = listener
+        .notifications()
+        .timeout_iter(STILL_WAITING)
+        .iterator()
+        .map(|n| n.map(|n| n.payload().to_string()).unwrap())
+        .collect();
+    assert!(heard.is_empty(), "a rolled back erasure was notified: {heard:?}");
+
+    let report = anonymize(&mut a, 1).unwrap_or_else(|e| panic!("erasure failed: {}", describe(&e)));
+    let notification = listener
+        .notifications()
+        .timeout_iter(DEADLINE)
+        .iterator()
+        .next()
+        .expect("a committed erasure is notified")
+        .unwrap();
+    assert_eq!(notification.channel(), "erasure");
+    let payload = notification.payload();
+    for expected in [r#""subject":"customer""#, r#""key":"1""#, r#""status":"anonymized""#] {
+        assert!(payload.contains(expected), "payload {payload} lacks {expected}");
+    }
+    assert!(report.text.contains(&format!(r#""request_id": {}"#, request_id(payload))), "report {} vs payload {payload}", report.text);
+}
+
+fn request_id(payload: &str) -> String {
+    let start = payload.find(r#""request_id":"#).expect("payload has a request_id") + r#""request_id":"#.len();
+    payload[start..].chars().take_while(char::is_ascii_digit).collect()
 }

@@ -10,6 +10,7 @@ pub struct SubjectEntry {
     pub subject: String,
     pub tbl: pg_sys::Oid,
     pub key_column: String,
+    pub summary_columns: Vec<String>,
 }
 
 /// What an erasure does to a registered table's rows.
@@ -66,7 +67,7 @@ pub struct BlockerEntry {
 
 pub fn subject(client: &SpiClient<'_>, subject: &str) -> Option<SubjectEntry> {
     let rows = spi(client.select(
-        "SELECT tbl::pg_catalog.oid, key_column::pg_catalog.text
+        "SELECT tbl::pg_catalog.oid, key_column::pg_catalog.text, summary_columns::pg_catalog.text[]
            FROM erasure.subjects WHERE subject = $1",
         None,
         &[subject.into()],
@@ -79,6 +80,7 @@ pub fn subject(client: &SpiClient<'_>, subject: &str) -> Option<SubjectEntry> {
         subject: subject.to_string(),
         tbl: spi(row.get(1)).unwrap_or(pg_sys::InvalidOid),
         key_column: spi(row.get(2)).unwrap_or_default(),
+        summary_columns: spi(row.get(3)).unwrap_or_default(),
     })
 }
 

@@ -1,59 +1,112 @@
-//! The jsonb report an erasure returns:
+//! The jsonb reports of an erasure and of its preview. An erasure reports:
 //!
 //! ```json
-//! {"subject": "customer", "key": "42", "status": "anonymized",
+//! {"subject": "customer", "key": "42", "status": "anonymized", "mode": "anonymize",
+//!  "request_id": 17,
 //!  "tables": [{"table": "shop.customers", "action": "masked", "rows": 1},
 //!             {"table": "billing.invoices", "action": "retained", "rows": 2, "reason": "bookkeeping law"}],
 //!  "unreviewed_columns": ["shop.customers.notes"]}
 //! ```
 
-use serde::Serialize;
+use serde_json::{json, Value};
 
-use super::key::Key;
+use super::blockers::Item;
+use super::ledger::Entry;
+use super::{key::Key, Decision, Mode};
 use crate::catalog::entries::Action;
 use crate::plan::Plan;
 
-#[derive(Serialize)]
-struct Report<'a> {
-    subject: &'a str,
-    key: &'a str,
-    status: &'static str,
-    tables: Vec<TableReport<'a>>,
-    unreviewed_columns: &'a [String],
+pub fn status(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Anonymize => "anonymized",
+        Decision::Delete => "deleted",
+    }
 }
 
-#[derive(Serialize)]
-struct TableReport<'a> {
-    table: &'a str,
-    action: &'static str,
-    rows: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
+/// What happened to each table: `rows[i]` counts `plan.outcomes[i]`. Under a delete, every
+/// table but the retained ones is deleted.
+pub fn tables(plan: &Plan, decision: Decision, rows: &[i64]) -> Value {
+    Value::Array(
+        plan.outcomes
+            .iter()
+            .zip(rows)
+            .map(|(outcome, &rows)| {
+                let action = match (outcome.action, decision) {
+                    (Action::Retain, _) => "retained",
+                    (Action::Delete, _) | (Action::Mask, Decision::Delete) => "deleted",
+                    (Action::Mask, Decision::Anonymize) => "masked",
+                };
+                let mut table = json!({"table": outcome.table, "action": action, "rows": rows});
+                if let Some(reason) = &outcome.reason {
+                    table["reason"] = json!(reason);
+                }
+                table
+            })
+            .collect(),
+    )
 }
 
-/// The report of a finished anonymization; `rows[i]` counts `plan.outcomes[i]`.
-pub fn anonymized(plan: &Plan, key: &Key, rows: &[i64]) -> pgrx::JsonB {
-    let tables = plan
+pub fn erased(
+    plan: &Plan,
+    key: &Key,
+    status: &str,
+    mode: Mode,
+    why: Option<String>,
+    request_id: i64,
+    tables: Value,
+) -> pgrx::JsonB {
+    let mut report = json!({
+        "subject": plan.subject,
+        "key": key.text,
+        "status": status,
+        "mode": mode.as_str(),
+        "request_id": request_id,
+        "tables": tables,
+        "unreviewed_columns": plan.unreviewed_columns,
+    });
+    if let Some(why) = why {
+        report["decision_reason"] = json!(why);
+    }
+    pgrx::JsonB(report)
+}
+
+/// A repeated request: nothing was changed; the report points at the original erasure.
+pub fn already_erased(plan: &Plan, key: &Key, entry: &Entry) -> pgrx::JsonB {
+    pgrx::JsonB(json!({
+        "subject": plan.subject,
+        "key": key.text,
+        "status": "already_erased",
+        "erased_as": entry.status,
+        "request_id": entry.request_id,
+        "executed_at": entry.executed_at,
+    }))
+}
+
+/// The confirmation screen: who (summary), what would happen (decision, tables), and what
+/// stands in the way (blockers). `decision` is None when blockers forbid the erasure.
+pub fn preview(plan: &Plan, key: &Key, summary: Value, decision: Option<Decision>, items: &[Item], rows: &[i64]) -> pgrx::JsonB {
+    let label = match decision {
+        Some(Decision::Anonymize) => "anonymize",
+        Some(Decision::Delete) => "delete",
+        None => "blocked",
+    };
+    let tables: Vec<Value> = plan
         .outcomes
         .iter()
         .zip(rows)
-        .map(|(outcome, &rows)| TableReport {
-            table: &outcome.table,
-            action: match outcome.action {
-                Action::Mask => "masked",
-                Action::Delete => "deleted",
-                Action::Retain => "retained",
-            },
-            rows,
-            reason: outcome.reason.as_deref(),
-        })
+        .map(|(o, &n)| json!({"table": o.table, "action": o.action.as_str(), "rows": n}))
         .collect();
-    let report = Report {
-        subject: &plan.subject,
-        key: &key.text,
-        status: "anonymized",
-        tables,
-        unreviewed_columns: &plan.unreviewed_columns,
-    };
-    pgrx::JsonB(serde_json::to_value(report).unwrap_or_default())
+    let blockers: Vec<Value> = items
+        .iter()
+        .map(|i| json!({"blocker": i.blocker, "message": i.message, "details": i.details}))
+        .collect();
+    pgrx::JsonB(json!({
+        "subject": plan.subject,
+        "key": key.text,
+        "summary": summary,
+        "decision": label,
+        "blockers": blockers,
+        "tables": tables,
+        "unreviewed_columns": plan.unreviewed_columns,
+    }))
 }

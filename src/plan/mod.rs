@@ -59,7 +59,14 @@ pub struct Plan {
     pub apply: OwnedPreparedStatement,
     /// Values of the apply statement's parameters $2, $3, ...
     pub apply_parameters: Vec<String>,
-    /// What each count column of the apply statement reports.
+    /// Deletes the subject and every registered row but the retained ones (mode delete).
+    pub delete_all: OwnedPreparedStatement,
+    /// Counts the subject's rows in every table without locking or changing them.
+    pub census: OwnedPreparedStatement,
+    /// The subject's summary columns as one jsonb object, for confirmation screens.
+    pub summary: OwnedPreparedStatement,
+    /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
+    /// reports the table at the same position.
     pub outcomes: Vec<Outcome>,
     /// `table.column` of every column of a masked table that has no policy.
     pub unreviewed_columns: Vec<String>,
@@ -143,6 +150,9 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
     let mut locks = Vec::new();
     let mut changes = Vec::new();
     let mut counts = Vec::new();
+    let mut deletions = Vec::new();
+    let mut deletion_counts = Vec::new();
+    let mut census = Vec::new();
     let mut outcomes = Vec::new();
     let mut unreviewed_columns = Vec::new();
     let mut parameters = Parameters::default();
@@ -178,6 +188,13 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
             }
             Action::Retain => counts.push(statements::count_rows(name, condition)),
         }
+        census.push(statements::count_rows(name, condition));
+        if action == Action::Retain {
+            deletion_counts.push(statements::count_rows(name, condition));
+        } else {
+            deletions.push(statements::delete_cte(&cte, name, condition));
+            deletion_counts.push(statements::count_cte(&cte));
+        }
         outcomes.push(Outcome {
             table: name.clone(),
             action,
@@ -190,6 +207,19 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         statements::apply(&changes, &counts),
         &apply_types,
         "its masking statement is invalid (check the column policies)".to_string(),
+    );
+
+    let delete_all = prepare(
+        statements::apply(&deletions, &deletion_counts),
+        &[key_type],
+        "its deleting statement is invalid".to_string(),
+    );
+    let census = prepare_as(false, statements::apply(&[], &census), &[key_type], "its counting statement is invalid".into());
+    let summary = prepare_as(
+        false,
+        statements::summary(&root_name, &conditions[0], &subject.summary_columns),
+        &[key_type],
+        format!("the summary columns of \"{root_name}\" are invalid"),
     );
 
     let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
@@ -207,6 +237,9 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         locks,
         apply,
         apply_parameters: parameters.values,
+        delete_all,
+        census,
+        summary,
         outcomes,
         unreviewed_columns,
         relations,

@@ -6,7 +6,7 @@
 //! their place. Each table is filtered by the subject key or by its `via` columns (never by
 //! ctid), which keeps every statement routable on a sharded (Citus) cluster.
 
-use pgrx::spi::quote_identifier;
+use pgrx::spi::{quote_identifier, quote_literal};
 
 use crate::catalog::strategy::Strategy;
 
@@ -96,6 +96,15 @@ pub fn lock_rows(table: &str, condition: &str, order_by: &[String]) -> String {
 
 pub fn count_rows(table: &str, condition: &str) -> String {
     format!("(SELECT pg_catalog.count(*) FROM {table} WHERE {condition})")
+}
+
+/// The subject's summary columns as one jsonb object (`{}` when there are none).
+pub fn summary(table: &str, condition: &str, columns: &[String]) -> String {
+    let pairs: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{}, {}", quote_literal(c), qualified(table, c)))
+        .collect();
+    format!("SELECT pg_catalog.jsonb_build_object({}) FROM {table} WHERE {condition}", pairs.join(", "))
 }
 
 /// A blocker query, each of its rows turned into one jsonb document.
