@@ -22,7 +22,7 @@ rm -rf "$PGRX_TEST_DATA"
 cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
 
 source scripts/cluster.sh
-cluster_start
+cluster_start -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all
 
 echo "== 2/3 regression suites (pg_regress)"
 RESULTS=$(mktemp -d /tmp/pg_erasure-regress.XXXXXX)

@@ -123,6 +123,20 @@ AS $$ SELECT erasure.anonymize('customer', id, 'delete') $$;
 COMMENT ON FUNCTION erasure.delete_customer(text) IS
     'erasure.anonymize(''customer'', id, ''delete''), key given as text.';
 
+CREATE FUNCTION erasure.anonymize_many(subject text, ids anyarray, mode text DEFAULT 'anonymize')
+RETURNS TABLE(key text, status text, report jsonb)
+LANGUAGE c VOLATILE ROWS 1000 SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'anonymize_many_wrapper';
+COMMENT ON FUNCTION erasure.anonymize_many(text, anyarray, text) IS
+    'Erases many subjects in one transaction, one statement per table for the whole batch; subjects that cannot go are skipped with their reason (blocked, already_erased, not_found, refused). One line per distinct key.';
+
+CREATE FUNCTION erasure.anonymize_customers(ids anyarray)
+RETURNS TABLE(key text, status text, report jsonb)
+LANGUAGE sql VOLATILE ROWS 1000 SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM erasure.anonymize_many('customer', ids) $$;
+COMMENT ON FUNCTION erasure.anonymize_customers(anyarray) IS
+    'erasure.anonymize_many(''customer'', ids).';
+
 CREATE FUNCTION erasure.erasure_preview(id anyelement, subject text DEFAULT 'customer') RETURNS jsonb
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'erasure_preview_wrapper';

@@ -12,7 +12,7 @@
 
 use std::ffi::CStr;
 
-use pgrx::datum::AnyElement;
+use pgrx::datum::{AnyArray, AnyElement};
 use pgrx::prelude::*;
 use pgrx::{Array, JsonB};
 
@@ -124,6 +124,25 @@ fn erasure_blockers(
 fn anonymize(subject: Option<&str>, id: Option<AnyElement>, mode: Option<&str>, reference: Option<&str>) -> JsonB {
     let mode = execute::Mode::parse(require(mode, "mode"));
     execute::erase(require(subject, "subject"), &id_text(id), mode, reference)
+}
+
+#[pg_extern(sql = false)]
+fn anonymize_many(
+    subject: Option<&str>,
+    ids: Option<AnyArray>,
+    mode: Option<&str>,
+) -> TableIterator<'static, (name!(key, String), name!(status, String), name!(report, JsonB))> {
+    let mode = execute::Mode::parse(require(mode, "mode"));
+    let ids = require(ids, "ids");
+    // Every element through its type's text form, as for a single id.
+    let texts: Vec<Option<String>> = Spi::connect(|client| {
+        let argument = unsafe { pgrx::datum::DatumWithOid::new(ids.datum(), ids.oid()) };
+        error::spi(client.select("SELECT CAST($1 AS pg_catalog.text[])", None, &[argument]).and_then(|r| r.first().get(1)))
+            .unwrap_or_default()
+    });
+    let texts: Vec<String> = texts.into_iter().map(|t| require(t, "elements of ids")).collect();
+    let lines = execute::bulk::erase_many(require(subject, "subject"), &texts, mode);
+    TableIterator::new(lines.into_iter().map(|l| (l.key, l.status, JsonB(l.report))))
 }
 
 #[pg_extern(sql = false)]

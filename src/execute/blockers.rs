@@ -31,6 +31,16 @@ pub fn find(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Vec<Item> {
     items
 }
 
+/// The items as the jsonb a report or preview shows.
+pub fn as_json(items: &[Item]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|i| serde_json::json!({"blocker": i.blocker, "message": i.message, "details": i.details}))
+            .collect(),
+    )
+}
+
 /// Refuses the erasure: 55000, naming the subject and the count, each item in DETAIL.
 pub fn refuse(plan: &Plan, key: &Key, items: &[Item]) -> ! {
     let detail: Vec<String> = items.iter().map(|i| format!("{}: {}", i.blocker, i.details)).collect();

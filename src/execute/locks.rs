@@ -6,7 +6,6 @@ use pgrx::prelude::*;
 
 use crate::error::*;
 use crate::gucs;
-use crate::plan::Plan;
 
 /// Runs `f` with PostgreSQL's lock_timeout set to `erasure.lock_timeout`, then restores the
 /// caller's value, the way a function's `SET` clause does (an error restores it too).
@@ -31,12 +30,12 @@ pub fn with_lock_timeout<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs a locking statement on `table`; a lock timeout becomes a 55P03 naming the table and
-/// the subject, any other error passes unchanged.
-pub fn run<R>(plan: &Plan, key: &str, table: &str, f: impl FnOnce() -> R) -> R {
+/// whose rows (`who`: `customer "42"`), any other error passes unchanged.
+pub fn run<R>(who: &str, table: &str, f: impl FnOnce() -> R) -> R {
     rewrap_code(ERRCODE_LOCK_NOT_AVAILABLE, f, |_| {
         ErasureError::new(
             ERRCODE_LOCK_NOT_AVAILABLE,
-            format!("could not lock the rows of {} \"{key}\" in table \"{table}\"", plan.subject),
+            format!("could not lock the rows of {who} in table \"{table}\""),
         )
         .detail(format!(
             "Another transaction held them longer than erasure.lock_timeout ({} ms); nothing was changed.",

@@ -14,6 +14,7 @@
 //! - `report`: the jsonb reports.
 
 pub mod blockers;
+pub mod bulk;
 pub mod key;
 pub mod ledger;
 pub mod locks;
@@ -66,6 +67,19 @@ pub enum Decision {
     Delete,
 }
 
+/// What became of one subject's erasure.
+pub enum Outcome {
+    /// Erased now: the report.
+    Erased(serde_json::Value),
+    /// Erased before: the report pointing at the original erasure; nothing changed.
+    AlreadyErased(serde_json::Value),
+    /// Blockers forbid it; nothing changed.
+    Blocked(Vec<blockers::Item>),
+    /// Mode delete while rows must be kept: why; nothing changed.
+    Refused(String),
+    NotFound,
+}
+
 /// Erases one subject: locks its row, returns the earlier result if it was already erased,
 /// refuses while blockers exist, decides between anonymizing and deleting, locks the rows of
 /// every table it will change, changes them all in one statement, records the erasure in the
@@ -74,43 +88,60 @@ pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pg
     cache::with_plan(subject, |plan| {
         require_tables(plan);
         let key = Key::parse(plan, id);
-        locks::with_lock_timeout(|| {
-            Spi::connect_mut(|client| {
-                let found = locks::run(plan, &key.text, &plan.subject_table, || {
-                    spi(client.update(&plan.lock_subject, None, &[key.argument()])).len()
-                });
-                // Checked after the lock: a concurrent erasure of the same subject has committed
-                // its ledger row by the time this one gets the lock.
-                if let Some(entry) = ledger::find(client, plan, &key) {
-                    return report::already_erased(plan, &key, &entry);
-                }
-                if found == 0 {
-                    not_found(plan, &key);
-                }
-                let items = blockers::find(client, plan, &key);
-                if !items.is_empty() {
-                    blockers::refuse(plan, &key, &items);
-                }
-                let (decision, why) = decide(client, plan, &key, mode);
-                for lock in &plan.locks {
-                    locks::run(plan, &key.text, &lock.table, || spi(client.update(&lock.statement, None, &[key.argument()])));
-                }
-                let rows = match decision {
-                    Decision::Anonymize => {
-                        let mut arguments = vec![key.argument()];
-                        arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
-                        counts(client, plan, &plan.apply, &arguments)
-                    }
-                    Decision::Delete => counts(client, plan, &plan.delete_all, &[key.argument()]),
-                };
-                let tables = report::tables(plan, decision, &rows);
-                let status = report::status(decision);
-                let request_id =
-                    ledger::record(client, plan, &key, status, mode.as_str(), tables.clone(), reference);
-                report::erased(plan, &key, status, mode, why, request_id, tables)
-            })
-        })
+        let outcome = locks::with_lock_timeout(|| {
+            Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference))
+        });
+        match outcome {
+            Outcome::Erased(report) | Outcome::AlreadyErased(report) => pgrx::JsonB(report),
+            Outcome::Blocked(items) => blockers::refuse(plan, &key, &items),
+            Outcome::Refused(why) => ErasureError::new(
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("{} \"{}\" cannot be deleted: {why}", plan.subject, key.text),
+            )
+            .hint("Anonymize instead: erasure.anonymize(subject, id, 'anonymize') keeps retained rows untouched.")
+            .raise(),
+            Outcome::NotFound => not_found(plan, &key),
+        }
     })
+}
+
+pub fn erase_one(client: &mut SpiClient<'_>, plan: &Plan, key: &Key, mode: Mode, reference: Option<&str>) -> Outcome {
+    let who = format!("{} \"{}\"", plan.subject, key.text);
+    let found = locks::run(&who, &plan.subject_table, || {
+        spi(client.update(&plan.lock_subject, None, &[key.argument()])).len()
+    });
+    // Checked after the lock: a concurrent erasure of the same subject has committed its
+    // ledger row by the time this one gets the lock.
+    if let Some(entry) = ledger::find(client, plan, key) {
+        return Outcome::AlreadyErased(report::already_erased(plan, &key.text, &entry));
+    }
+    if found == 0 {
+        return Outcome::NotFound;
+    }
+    let items = blockers::find(client, plan, key);
+    if !items.is_empty() {
+        return Outcome::Blocked(items);
+    }
+    let census = if mode == Mode::Anonymize { Vec::new() } else { counts(client, plan, &plan.census, &[key.argument()]) };
+    let (decision, why) = match decide(plan, mode, &census) {
+        Ok(decided) => decided,
+        Err(refusal) => return Outcome::Refused(refusal),
+    };
+    for lock in &plan.locks {
+        locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[key.argument()])));
+    }
+    let rows = match decision {
+        Decision::Anonymize => {
+            let mut arguments = vec![key.argument()];
+            arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
+            counts(client, plan, &plan.apply, &arguments)
+        }
+        Decision::Delete => counts(client, plan, &plan.delete_all, &[key.argument()]),
+    };
+    let tables = report::tables(plan, decision, &rows);
+    let status = report::status(decision);
+    let request_id = ledger::record(client, plan, mode, reference, &[(key.text.clone(), status, tables.clone())])[0];
+    Outcome::Erased(report::erased(plan, &key.text, status, mode, why, request_id, tables))
 }
 
 /// What a preview shows on a confirmation screen; changes nothing and takes no write locks.
@@ -120,9 +151,9 @@ pub fn preview(subject: &str, id: &str) -> pgrx::JsonB {
         let key = Key::parse(plan, id);
         Spi::connect(|client| {
             if let Some(entry) = ledger::find(client, plan, &key) {
-                let mut report = report::already_erased(plan, &key, &entry);
-                report.0["decision"] = "already_erased".into();
-                return report;
+                let mut report = report::already_erased(plan, &key.text, &entry);
+                report["decision"] = "already_erased".into();
+                return pgrx::JsonB(report);
             }
             let summary = spi(client.select(&plan.summary, None, &[key.argument()]));
             if summary.is_empty() {
@@ -158,7 +189,7 @@ pub fn is_erased(subject: &str, id: &str) -> bool {
     })
 }
 
-fn require_tables(plan: &Plan) {
+pub fn require_tables(plan: &Plan) {
     if !plan.has_tables {
         ErasureError::new(
             ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -169,42 +200,40 @@ fn require_tables(plan: &Plan) {
     }
 }
 
-/// Resolves the mode into a decision, with the reason for `auto`. Delete is refused while
-/// the subject has retained rows: those must be kept, so the subject can only be anonymized.
-fn decide(client: &SpiClient<'_>, plan: &Plan, key: &Key, mode: Mode) -> (Decision, Option<String>) {
-    if mode == Mode::Anonymize {
-        return (Decision::Anonymize, None);
+/// Resolves the mode into a decision, with the reason for `auto`, given the subject's row
+/// counts per table (`census`, not needed for mode anonymize). Delete is refused while the
+/// subject has retained rows: those must be kept, so the subject can only be anonymized.
+pub fn decide(plan: &Plan, mode: Mode, census: &[i64]) -> Result<(Decision, Option<String>), String> {
+    match mode {
+        Mode::Anonymize => Ok((Decision::Anonymize, None)),
+        Mode::Auto => {
+            let decision = auto_decision(plan, census);
+            let why = match decision {
+                Decision::Delete => "no rows in masked or retained tables: nothing needs to be kept",
+                Decision::Anonymize => "rows in masked or retained tables must be kept, without the person",
+            };
+            Ok((decision, Some(why.to_string())))
+        }
+        Mode::Delete => {
+            let retained: Vec<String> = plan
+                .outcomes
+                .iter()
+                .zip(census)
+                .filter(|(o, &n)| o.action == Action::Retain && n > 0)
+                .map(|(o, &n)| format!("{n} retained {} in {}", if n == 1 { "row" } else { "rows" }, o.table))
+                .collect();
+            if retained.is_empty() {
+                Ok((Decision::Delete, None))
+            } else {
+                Err(format!("{} must be kept", retained.join(", ")))
+            }
+        }
     }
-    let rows = counts(client, plan, &plan.census, &[key.argument()]);
-    if mode == Mode::Auto {
-        let decision = auto_decision(plan, &rows);
-        let why = match decision {
-            Decision::Delete => "no rows in masked or retained tables: nothing needs to be kept",
-            Decision::Anonymize => "rows in masked or retained tables must be kept, without the person",
-        };
-        return (decision, Some(why.to_string()));
-    }
-    let retained: Vec<String> = plan
-        .outcomes
-        .iter()
-        .zip(&rows)
-        .filter(|(o, &n)| o.action == Action::Retain && n > 0)
-        .map(|(o, &n)| format!("{n} retained {} in {}", if n == 1 { "row" } else { "rows" }, o.table))
-        .collect();
-    if !retained.is_empty() {
-        ErasureError::new(
-            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!("{} \"{}\" cannot be deleted: {} must be kept", plan.subject, key.text, retained.join(", ")),
-        )
-        .hint("Anonymize instead: erasure.anonymize(subject, id, 'anonymize') keeps retained rows untouched.")
-        .raise();
-    }
-    (Decision::Delete, None)
 }
 
 /// Seed 004's rule: a subject whose only rows besides its own are in `delete` tables (logs)
 /// is deleted; one with orders, invoices or anything else kept is anonymized.
-fn auto_decision(plan: &Plan, rows: &[i64]) -> Decision {
+pub fn auto_decision(plan: &Plan, rows: &[i64]) -> Decision {
     let kept = plan
         .outcomes
         .iter()
@@ -224,7 +253,7 @@ fn counts(client: &SpiClient<'_>, plan: &Plan, statement: &pgrx::spi::OwnedPrepa
     (1..=plan.outcomes.len()).map(|i| spi(row.get::<i64>(i)).unwrap_or(0)).collect()
 }
 
-fn not_found(plan: &Plan, key: &Key) -> ! {
+pub fn not_found(plan: &Plan, key: &Key) -> ! {
     ErasureError::new(ERRCODE_NO_DATA_FOUND, format!("{} \"{}\" does not exist", plan.subject, key.text))
         .detail(format!("No row of {} has {} = {}.", plan.subject_table, plan.key_column, key.text))
         .raise()

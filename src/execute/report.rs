@@ -48,16 +48,16 @@ pub fn tables(plan: &Plan, decision: Decision, rows: &[i64]) -> Value {
 
 pub fn erased(
     plan: &Plan,
-    key: &Key,
+    key: &str,
     status: &str,
     mode: Mode,
     why: Option<String>,
     request_id: i64,
     tables: Value,
-) -> pgrx::JsonB {
+) -> Value {
     let mut report = json!({
         "subject": plan.subject,
-        "key": key.text,
+        "key": key,
         "status": status,
         "mode": mode.as_str(),
         "request_id": request_id,
@@ -67,19 +67,19 @@ pub fn erased(
     if let Some(why) = why {
         report["decision_reason"] = json!(why);
     }
-    pgrx::JsonB(report)
+    report
 }
 
 /// A repeated request: nothing was changed; the report points at the original erasure.
-pub fn already_erased(plan: &Plan, key: &Key, entry: &Entry) -> pgrx::JsonB {
-    pgrx::JsonB(json!({
+pub fn already_erased(plan: &Plan, key: &str, entry: &Entry) -> Value {
+    json!({
         "subject": plan.subject,
-        "key": key.text,
+        "key": key,
         "status": "already_erased",
         "erased_as": entry.status,
         "request_id": entry.request_id,
         "executed_at": entry.executed_at,
-    }))
+    })
 }
 
 /// The confirmation screen: who (summary), what would happen (decision, tables), and what
@@ -96,16 +96,12 @@ pub fn preview(plan: &Plan, key: &Key, summary: Value, decision: Option<Decision
         .zip(rows)
         .map(|(o, &n)| json!({"table": o.table, "action": o.action.as_str(), "rows": n}))
         .collect();
-    let blockers: Vec<Value> = items
-        .iter()
-        .map(|i| json!({"blocker": i.blocker, "message": i.message, "details": i.details}))
-        .collect();
     pgrx::JsonB(json!({
         "subject": plan.subject,
         "key": key.text,
         "summary": summary,
         "decision": label,
-        "blockers": blockers,
+        "blockers": super::blockers::as_json(items),
         "tables": tables,
         "unreviewed_columns": plan.unreviewed_columns,
     }))

@@ -37,6 +37,19 @@ pub struct TableLock {
     pub statement: OwnedPreparedStatement,
 }
 
+/// The batch form of a plan: `$1` is an array of keys, and every statement returns one row
+/// per table and subject: (table's position in `Plan::outcomes`, key, rows).
+pub struct BatchPlan {
+    /// The array type of the key, e.g. bigint[].
+    pub keys_type: pg_sys::Oid,
+    /// Locks the subjects' rows and returns the keys found.
+    pub lock_subjects: OwnedPreparedStatement,
+    pub locks: Vec<TableLock>,
+    pub apply: OwnedPreparedStatement,
+    pub delete_all: OwnedPreparedStatement,
+    pub census: OwnedPreparedStatement,
+}
+
 /// One line of the erasure report: what happened to a table's rows.
 pub struct Outcome {
     pub table: String,
@@ -65,6 +78,8 @@ pub struct Plan {
     pub census: OwnedPreparedStatement,
     /// The subject's summary columns as one jsonb object, for confirmation screens.
     pub summary: OwnedPreparedStatement,
+    /// The statements erasing many subjects at once; None when a filter compares with one key.
+    pub batch: Option<BatchPlan>,
     /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
     /// reports the table at the same position.
     pub outcomes: Vec<Outcome>,
@@ -102,7 +117,8 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
 
     let nodes = order_tables(client, root, entries::tables(client, subject_name));
     check_retained_rows_survive_deletes(client, &nodes);
-    let conditions: Vec<String> = (0..nodes.len()).map(|i| condition(&nodes, i, &subject.key_column)).collect();
+    let conditions: Vec<String> =
+        (0..nodes.len()).map(|i| condition(&nodes, i, &subject.key_column, Keys::One)).collect();
 
     let failing = |what: String| {
         move |e: &pgrx::pg_sys::panic::ErrorReportWithLevel| {
@@ -147,80 +163,109 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         })
         .collect();
 
-    let mut locks = Vec::new();
-    let mut changes = Vec::new();
-    let mut counts = Vec::new();
-    let mut deletions = Vec::new();
-    let mut deletion_counts = Vec::new();
-    let mut census = Vec::new();
-    let mut outcomes = Vec::new();
-    let mut unreviewed_columns = Vec::new();
+    // Per table: its masking assignments and the key its rows are locked in order of.
     let mut parameters = Parameters::default();
+    let mut unreviewed_columns = Vec::new();
+    let mut assignment_lists = Vec::new();
+    let mut lock_orders = Vec::new();
+    // A batch is possible unless a filter compares with a single key.
+    let batchable = !(0..nodes.len()).any(|i| needs_one_key(&nodes, i));
+    let mut batch_assignment_lists = Vec::new();
+    // The batch form adds the same parameter values in the same order: one list serves both.
+    let mut batch_parameters = Parameters::default();
     for (i, node) in nodes.iter().enumerate() {
-        let name = &node.relation.name;
-        let condition = &conditions[i];
-        let action = node.action();
-        if i > 0 && action != Action::Retain {
-            let order_by = schema::primary_key(client, node.relation.oid);
-            locks.push(TableLock {
+        let assignments_keyed_by = |subject_key: &str, parameters: &mut Parameters, unreviewed: &mut Vec<String>| {
+            match node.action() {
+                Action::Mask => assignments(client, &nodes, i, &subject.key_column, subject_key, parameters, unreviewed),
+                _ => Vec::new(),
+            }
+        };
+        if batchable {
+            batch_assignment_lists.push(assignments_keyed_by(
+                &subject_key(&nodes, i, &subject.key_column),
+                &mut batch_parameters,
+                &mut Vec::new(),
+            ));
+        }
+        assignment_lists.push(assignments_keyed_by("CAST($1 AS pg_catalog.text)", &mut parameters, &mut unreviewed_columns));
+        lock_orders.push(schema::primary_key(client, node.relation.oid));
+    }
+    let outcomes = nodes
+        .iter()
+        .map(|node| Outcome {
+            table: node.relation.name.clone(),
+            action: node.action(),
+            reason: node.entry.as_ref().and_then(|e| e.reason.clone()),
+        })
+        .collect();
+    let changing = |i: usize| i > 0 && nodes[i].action() != Action::Retain;
+
+    let locks = (0..nodes.len())
+        .filter(|&i| changing(i))
+        .map(|i| {
+            let name = &nodes[i].relation.name;
+            TableLock {
                 table: name.clone(),
                 statement: prepare(
-                    statements::lock_rows(name, condition, &order_by),
+                    statements::lock_rows(name, &conditions[i], &lock_orders[i]),
                     &[key_type],
                     format!("the rows of table \"{name}\" cannot be selected (check its via columns and filter)"),
                 ),
-            });
-        }
-        let cte = format!("t{i}");
-        match action {
-            Action::Mask => {
-                let assignments = assignments(client, &nodes, i, &subject.key_column, &mut parameters, &mut unreviewed_columns);
-                if assignments.is_empty() {
-                    counts.push(statements::count_rows(name, condition));
-                } else {
-                    changes.push(statements::update_cte(&cte, name, &assignments, condition));
-                    counts.push(statements::count_cte(&cte));
-                }
             }
-            Action::Delete => {
-                changes.push(statements::delete_cte(&cte, name, condition));
-                counts.push(statements::count_cte(&cte));
-            }
-            Action::Retain => counts.push(statements::count_rows(name, condition)),
-        }
-        census.push(statements::count_rows(name, condition));
-        if action == Action::Retain {
-            deletion_counts.push(statements::count_rows(name, condition));
-        } else {
-            deletions.push(statements::delete_cte(&cte, name, condition));
-            deletion_counts.push(statements::count_cte(&cte));
-        }
-        outcomes.push(Outcome {
-            table: name.clone(),
-            action,
-            reason: node.entry.as_ref().and_then(|e| e.reason.clone()),
-        });
-    }
+        })
+        .collect();
+    let one = Shape { nodes: &nodes, key_column: &subject.key_column, conditions: &conditions, assignments: &assignment_lists, keys: Keys::One };
     let mut apply_types = vec![key_type];
     apply_types.extend(parameters.values.iter().map(|_| pg_sys::TEXTOID));
     let apply = prepare(
-        statements::apply(&changes, &counts),
+        one.statement(Change::Anonymize),
         &apply_types,
         "its masking statement is invalid (check the column policies)".to_string(),
     );
-
-    let delete_all = prepare(
-        statements::apply(&deletions, &deletion_counts),
-        &[key_type],
-        "its deleting statement is invalid".to_string(),
-    );
-    let census = prepare_as(false, statements::apply(&[], &census), &[key_type], "its counting statement is invalid".into());
+    let delete_all = prepare(one.statement(Change::DeleteAll), &[key_type], "its deleting statement is invalid".into());
+    let census = prepare_as(false, one.statement(Change::Count), &[key_type], "its counting statement is invalid".into());
     let summary = prepare_as(
         false,
         statements::summary(&root_name, &conditions[0], &subject.summary_columns),
         &[key_type],
         format!("the summary columns of \"{root_name}\" are invalid"),
     );
+
+    // The same erasure for a batch of subjects, one statement per table.
+    let batch = batchable.then(|| {
+        let keys_type = unsafe { pg_sys::get_array_type(key_type) };
+        let batch_conditions: Vec<String> =
+            (0..nodes.len()).map(|i| condition(&nodes, i, &subject.key_column, Keys::Batch)).collect();
+        let shape =
+            Shape { conditions: &batch_conditions, assignments: &batch_assignment_lists, keys: Keys::Batch, ..one };
+        let mut apply_types = vec![keys_type];
+        apply_types.extend(parameters.values.iter().map(|_| pg_sys::TEXTOID));
+        BatchPlan {
+            keys_type,
+            lock_subjects: prepare(
+                statements::lock_keys(&root_name, &batch_conditions[0], &subject_key(&nodes, 0, &subject.key_column), &subject.key_column),
+                &[keys_type],
+                "its batch locking statement is invalid".into(),
+            ),
+            locks: (0..nodes.len())
+                .filter(|&i| changing(i))
+                .map(|i| {
+                    let name = &nodes[i].relation.name;
+                    TableLock {
+                        table: name.clone(),
+                        statement: prepare(
+                            statements::lock_rows(name, &batch_conditions[i], &lock_orders[i]),
+                            &[keys_type],
+                            format!("the rows of table \"{name}\" cannot be selected for a batch"),
+                        ),
+                    }
+                })
+                .collect(),
+            apply: prepare(shape.statement(Change::Anonymize), &apply_types, "its batch masking statement is invalid".into()),
+            delete_all: prepare(shape.statement(Change::DeleteAll), &[keys_type], "its batch deleting statement is invalid".into()),
+            census: prepare_as(false, shape.statement(Change::Count), &[keys_type], "its batch counting statement is invalid".into()),
+        }
+    });
 
     let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
     relations.push(entries::catalog_oid(client));
@@ -240,9 +285,69 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         delete_all,
         census,
         summary,
+        batch,
         outcomes,
         unreviewed_columns,
         relations,
+    }
+}
+
+/// What a statement does to the subject's rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Mask the mask tables, delete the delete tables.
+    Anonymize,
+    /// Delete the subject's row and every registered row but the retained ones.
+    DeleteAll,
+    /// Only count.
+    Count,
+}
+
+/// Everything needed to write a changing statement for one subject or a batch.
+#[derive(Clone, Copy)]
+struct Shape<'a> {
+    nodes: &'a [Node],
+    key_column: &'a str,
+    conditions: &'a [String],
+    assignments: &'a [Vec<String>],
+    keys: Keys,
+}
+
+impl Shape<'_> {
+    /// One statement: an UPDATE or DELETE per table as a data-modifying CTE, and the row
+    /// counts of every table, in plan order (per subject for a batch).
+    fn statement(&self, change: Change) -> String {
+        let mut changes = Vec::new();
+        let mut counts = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let (table, condition) = (&node.relation.name, &self.conditions[i]);
+            let subject_key = match self.keys {
+                Keys::One => None,
+                Keys::Batch => Some(subject_key(self.nodes, i, self.key_column)),
+            };
+            let returning = subject_key.as_ref().map_or("1".to_string(), |k| format!("{k} AS k"));
+            let cte = format!("t{i}");
+            let sql = match (change, node.action()) {
+                (Change::Anonymize, Action::Mask) if !self.assignments[i].is_empty() => {
+                    Some(statements::update_cte(&cte, table, &self.assignments[i], condition, &returning))
+                }
+                (Change::Anonymize, Action::Delete) | (Change::DeleteAll, Action::Mask | Action::Delete) => {
+                    Some(statements::delete_cte(&cte, table, condition, &returning))
+                }
+                _ => None,
+            };
+            counts.push(match (&sql, &subject_key) {
+                (Some(_), None) => statements::count_cte(&cte),
+                (Some(_), Some(_)) => statements::count_cte_by_key(i, &cte),
+                (None, None) => statements::count_rows(table, condition),
+                (None, Some(key)) => statements::count_rows_by_key(i, table, condition, key),
+            });
+            changes.extend(sql);
+        }
+        match self.keys {
+            Keys::One => statements::apply(&changes, &counts),
+            Keys::Batch => statements::apply_by_key(&changes, &counts),
+        }
     }
 }
 
@@ -275,12 +380,29 @@ fn order_tables(client: &SpiClient<'_>, root: Relation, mut pending: Vec<TableEn
     nodes
 }
 
-/// The SQL condition selecting the subject's rows of `nodes[i]`, given the key as `$1`.
-fn condition(nodes: &[Node], i: usize, key_column: &str) -> String {
+/// How statements receive the key: one subject (`$1` is a key) or a batch (`$1` is an array
+/// of keys, matched with `= ANY`).
+#[derive(Clone, Copy)]
+enum Keys {
+    One,
+    Batch,
+}
+
+impl Keys {
+    fn matcher(self) -> &'static str {
+        match self {
+            Keys::One => "$1",
+            Keys::Batch => "ANY ($1)",
+        }
+    }
+}
+
+/// The SQL condition selecting the subject's rows of `nodes[i]`, given the key(s) as `$1`.
+fn condition(nodes: &[Node], i: usize, key_column: &str, keys: Keys) -> String {
     let node = &nodes[i];
     let table = &node.relation.name;
     let Some(entry) = &node.entry else {
-        return equals(&qualified(table, key_column), "$1");
+        return equals(&qualified(table, key_column), keys.matcher());
     };
     let mut parts = Vec::new();
     if !entry.via.is_empty() {
@@ -288,7 +410,7 @@ fn condition(nodes: &[Node], i: usize, key_column: &str) -> String {
         let parent = &nodes[parent_index];
         if parent.entry.is_none() && entry.parent_columns == [key_column] {
             // A direct reference to the subject's key: filter by the key itself.
-            parts.push(equals(&qualified(table, &entry.via[0]), "$1"));
+            parts.push(equals(&qualified(table, &entry.via[0]), keys.matcher()));
         } else {
             let links: Vec<String> = entry
                 .via
@@ -300,7 +422,7 @@ fn condition(nodes: &[Node], i: usize, key_column: &str) -> String {
                 "EXISTS (SELECT FROM {} WHERE {} AND {})",
                 parent.relation.name,
                 links.join(" AND "),
-                condition(nodes, parent_index, key_column)
+                condition(nodes, parent_index, key_column, keys)
             ));
         }
     }
@@ -308,6 +430,45 @@ fn condition(nodes: &[Node], i: usize, key_column: &str) -> String {
         parts.push(statements::embedded(filter));
     }
     parts.join(" AND ")
+}
+
+/// The subject key of a row of `nodes[i]`, as text: how a batch statement tells which
+/// subject each changed row belonged to. Only for tables reached through `via` columns.
+fn subject_key(nodes: &[Node], i: usize, key_column: &str) -> String {
+    let node = &nodes[i];
+    let table = &node.relation.name;
+    let Some(entry) = &node.entry else {
+        return format!("CAST({} AS pg_catalog.text)", qualified(table, key_column));
+    };
+    let parent_index = nodes.iter().position(|n| n.relation.oid == entry.parent).unwrap_or(0);
+    let parent = &nodes[parent_index];
+    if parent.entry.is_none() && entry.parent_columns == [key_column] {
+        return format!("CAST({} AS pg_catalog.text)", qualified(table, &entry.via[0]));
+    }
+    let links: Vec<String> = entry
+        .via
+        .iter()
+        .zip(&entry.parent_columns)
+        .map(|(v, p)| equals(&qualified(&parent.relation.name, p), &qualified(table, v)))
+        .collect();
+    format!(
+        "(SELECT {} FROM {} WHERE {} AND {})",
+        subject_key(nodes, parent_index, key_column),
+        parent.relation.name,
+        links.join(" AND "),
+        condition(nodes, parent_index, key_column, Keys::Batch)
+    )
+}
+
+/// Whether the rows of `nodes[i]` are found through a filter that uses `$1` (its own or an
+/// ancestor's). Such a filter compares with one key, so it cannot serve a batch of keys.
+fn needs_one_key(nodes: &[Node], i: usize) -> bool {
+    let Some(entry) = &nodes[i].entry else { return false };
+    let own = entry.filter.as_ref().is_some_and(|filter| {
+        let probe = format!("SELECT FROM {} WHERE {}", nodes[i].relation.name, statements::embedded(filter));
+        crate::catalog::sql_check::parameter_count(&probe) > 0
+    });
+    own || nodes.iter().position(|n| n.relation.oid == entry.parent).is_some_and(|p| needs_one_key(nodes, p))
 }
 
 /// Columns that tie rows to the subject: the key, this table's via columns and the columns
@@ -331,6 +492,7 @@ fn assignments(
     nodes: &[Node],
     i: usize,
     key_column: &str,
+    subject_key: &str,
     parameters: &mut Parameters,
     unreviewed: &mut Vec<String>,
 ) -> Vec<String> {
@@ -359,7 +521,7 @@ fn assignments(
             .raise();
         }
         let target = statements::qualified(&relation.name, &column.name);
-        if let Some(value) = statements::masked_value(&target, &column.type_sql, &strategy, parameters) {
+        if let Some(value) = statements::masked_value(&target, &column.type_sql, &strategy, subject_key, parameters) {
             assignments.push(format!("{} = {value}", pgrx::spi::quote_identifier(&column.name)));
         }
     }

@@ -40,7 +40,14 @@ impl Parameters {
 }
 
 /// The new value of `column` (of SQL type `type_sql`) under `strategy`; None for `keep`.
-pub fn masked_value(column: &str, type_sql: &str, strategy: &Strategy, parameters: &mut Parameters) -> Option<String> {
+/// `subject_key` is the SQL giving the row's subject key as text, for `{key}` in templates.
+pub fn masked_value(
+    column: &str,
+    type_sql: &str,
+    strategy: &Strategy,
+    subject_key: &str,
+    parameters: &mut Parameters,
+) -> Option<String> {
     let cast = |value: String| format!("CAST({value} AS {type_sql})");
     Some(match strategy {
         Strategy::Keep => return None,
@@ -52,10 +59,7 @@ pub fn masked_value(column: &str, type_sql: &str, strategy: &Strategy, parameter
         },
         Strategy::YearOnly => cast(format!("pg_catalog.date_trunc('year', {column})")),
         Strategy::Placeholder(template) => {
-            let mut value = format!(
-                "pg_catalog.replace({}, '{{key}}', CAST($1 AS pg_catalog.text))",
-                parameters.add(template.clone())
-            );
+            let mut value = format!("pg_catalog.replace({}, '{{key}}', {subject_key})", parameters.add(template.clone()));
             if template.contains("{uuid}") {
                 value = format!(
                     "pg_catalog.replace({value}, '{{uuid}}', CAST(pg_catalog.gen_random_uuid() AS pg_catalog.text))"
@@ -117,7 +121,15 @@ pub fn blocker(query: &str) -> String {
 /// same snapshot, so a filter that matches on a value being masked (guest orders found by the
 /// customer's e-mail) still finds its rows, and no part sees another's changes.
 pub fn apply(changes: &[String], counts: &[String]) -> String {
-    let select = format!("SELECT {}", counts.join(",\n       "));
+    with_changes(changes, format!("SELECT {}", counts.join(",\n       ")))
+}
+
+/// The batch form of `apply`: `counts` are queries returning (table position, key, rows).
+pub fn apply_by_key(changes: &[String], counts: &[String]) -> String {
+    with_changes(changes, counts.join("\nUNION ALL "))
+}
+
+fn with_changes(changes: &[String], select: String) -> String {
     if changes.is_empty() {
         select
     } else {
@@ -125,16 +137,29 @@ pub fn apply(changes: &[String], counts: &[String]) -> String {
     }
 }
 
-pub fn update_cte(name: &str, table: &str, assignments: &[String], condition: &str) -> String {
-    format!("{name} AS (UPDATE {table} SET {} WHERE {condition} RETURNING 1)", assignments.join(", "))
+pub fn update_cte(name: &str, table: &str, assignments: &[String], condition: &str, returning: &str) -> String {
+    format!("{name} AS (UPDATE {table} SET {} WHERE {condition} RETURNING {returning})", assignments.join(", "))
 }
 
-pub fn delete_cte(name: &str, table: &str, condition: &str) -> String {
-    format!("{name} AS (DELETE FROM {table} WHERE {condition} RETURNING 1)")
+pub fn delete_cte(name: &str, table: &str, condition: &str, returning: &str) -> String {
+    format!("{name} AS (DELETE FROM {table} WHERE {condition} RETURNING {returning})")
 }
 
 pub fn count_cte(name: &str) -> String {
     format!("(SELECT pg_catalog.count(*) FROM {name})")
+}
+
+pub fn count_cte_by_key(position: usize, name: &str) -> String {
+    format!("SELECT {position}, k, pg_catalog.count(*) FROM {name} GROUP BY k")
+}
+
+pub fn count_rows_by_key(position: usize, table: &str, condition: &str, key: &str) -> String {
+    format!("SELECT {position}, {key}, pg_catalog.count(*) FROM {table} WHERE {condition} GROUP BY 2")
+}
+
+/// Locks the rows of a batch of subjects, in key order, and returns the keys found.
+pub fn lock_keys(table: &str, condition: &str, key: &str, key_column: &str) -> String {
+    format!("SELECT {key} FROM {table} WHERE {condition} ORDER BY {} FOR UPDATE", qualified(table, key_column))
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -144,10 +169,12 @@ mod tests {
     use pgrx::prelude::*;
     use serde_json::json;
 
+    const KEY: &str = "CAST($1 AS pg_catalog.text)";
+
     #[pg_test]
     fn values_travel_as_parameters_never_as_sql() {
         let mut p = Parameters::default();
-        let v = masked_value("c", "text", &Strategy::Constant(json!("x'); DROP TABLE t; --")), &mut p);
+        let v = masked_value("c", "text", &Strategy::Constant(json!("x'); DROP TABLE t; --")), KEY, &mut p);
         assert_eq!(v.as_deref(), Some("CAST($2 AS text)"));
         assert_eq!(p.values, vec!["x'); DROP TABLE t; --".to_string()]);
     }
@@ -155,9 +182,10 @@ mod tests {
     #[pg_test]
     fn placeholder_generates_a_uuid_only_when_asked() {
         let mut p = Parameters::default();
-        let plain = masked_value("e", "text", &Strategy::Placeholder("erased-{key}".into()), &mut p).unwrap();
+        let plain = masked_value("e", "text", &Strategy::Placeholder("erased-{key}".into()), KEY, &mut p).unwrap();
         assert!(!plain.contains("gen_random_uuid"));
-        let unique = masked_value("e", "text", &Strategy::Placeholder("{uuid}@x".into()), &mut p).unwrap();
+        assert!(plain.contains(KEY), "{{key}} is the row's subject key: {plain}");
+        let unique = masked_value("e", "text", &Strategy::Placeholder("{uuid}@x".into()), KEY, &mut p).unwrap();
         assert!(unique.contains("gen_random_uuid"));
         assert_eq!(p.values.len(), 2);
     }
@@ -165,12 +193,12 @@ mod tests {
     #[pg_test]
     fn jsonb_remove_chains_one_path_per_parameter() {
         let mut p = Parameters::default();
-        let v = masked_value("doc", "jsonb", &Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]), &mut p);
+        let v = masked_value("doc", "jsonb", &Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]), KEY, &mut p);
         assert_eq!(
             v.as_deref(),
             Some("((doc OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($2, '.')) OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($3, '.'))")
         );
-        assert_eq!(masked_value("c", "text", &Strategy::Keep, &mut p), None);
+        assert_eq!(masked_value("c", "text", &Strategy::Keep, KEY, &mut p), None);
     }
 
     #[pg_test]

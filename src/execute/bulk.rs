@@ -1,0 +1,178 @@
+//! Bulk erasure: many subjects in one transaction, one statement per table for the whole batch.
+//!
+//! ```sql
+//! SELECT * FROM erasure.anonymize_many('customer', ARRAY[17, 42, 99]);
+//! ```
+//!
+//! Subjects that cannot be erased are skipped, each with its reason (`blocked` with its
+//! blockers, `already_erased`, `not_found`, `refused` for a delete while rows must be kept);
+//! the others are erased together, each with its own ledger row. Blocker queries take one key,
+//! so they run once per subject. A catalog with a filter that compares with one key (`$1`)
+//! cannot be erased set-based: its subjects are then erased one by one, still in one
+//! transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
+use serde_json::{json, Value};
+
+use super::key::Key;
+use super::{blockers, decide, erase_one, ledger, locks, report, require_tables, Decision, Mode, Outcome};
+use crate::error::*;
+use crate::plan::{cache, BatchPlan, Plan};
+
+/// One subject's line of a bulk erasure.
+pub struct Line {
+    pub key: String,
+    pub status: String,
+    pub report: Value,
+}
+
+pub fn erase_many(subject: &str, ids: &[String], mode: Mode) -> Vec<Line> {
+    cache::with_plan(subject, |plan| {
+        require_tables(plan);
+        let mut seen = HashSet::new();
+        let keys: Vec<Key> =
+            ids.iter().map(|id| Key::parse(plan, id)).filter(|key| seen.insert(key.text.clone())).collect();
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        locks::with_lock_timeout(|| {
+            Spi::connect_mut(|client| match &plan.batch {
+                Some(batch) => erase_batch(client, plan, batch, &keys, mode),
+                None => keys.iter().map(|key| line(&key.text, erase_one(client, plan, key, mode, None))).collect(),
+            })
+        })
+    })
+}
+
+fn line(key: &str, outcome: Outcome) -> Line {
+    let (status, report) = match outcome {
+        Outcome::Erased(report) => (report["status"].as_str().unwrap_or_default().to_string(), report),
+        Outcome::AlreadyErased(report) => ("already_erased".to_string(), report),
+        Outcome::Blocked(items) => ("blocked".to_string(), json!({"blockers": blockers::as_json(&items)})),
+        Outcome::Refused(why) => ("refused".to_string(), json!({"reason": why})),
+        Outcome::NotFound => ("not_found".to_string(), json!({})),
+    };
+    Line { key: key.to_string(), status, report }
+}
+
+/// A batch of keys as one array datum of the key's array type, for `= ANY ($1)`.
+struct KeyArray {
+    datum: pg_sys::Datum,
+    type_oid: pg_sys::Oid,
+    len: usize,
+}
+
+impl KeyArray {
+    fn new(client: &SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys: &[String]) -> KeyArray {
+        let cast = format!("SELECT CAST($1 AS {}[])", plan.key_type_sql);
+        let rows = spi(client.select(cast.as_str(), None, &[keys.to_vec().into()]));
+        // The datum lives in SPI's memory until the connection ends, as long as it is used.
+        let datum = spi(rows.first().get_datum_by_ordinal(1)).unwrap_or_else(|| {
+            ErasureError::new(ERRCODE_INTERNAL_ERROR, "pg_erasure could not build the key array").raise()
+        });
+        KeyArray { datum, type_oid: batch.keys_type, len: keys.len() }
+    }
+
+    fn argument(&self) -> DatumWithOid<'static> {
+        unsafe { DatumWithOid::new(self.datum, self.type_oid) }
+    }
+}
+
+fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys: &[Key], mode: Mode) -> Vec<Line> {
+    let texts: Vec<String> = keys.iter().map(|k| k.text.clone()).collect();
+    let all = KeyArray::new(client, plan, batch, &texts);
+    let who = format!("a batch of {} {} subjects", all.len, plan.subject);
+    let found: HashSet<String> = locks::run(&who, &plan.subject_table, || {
+        spi(client.update(&batch.lock_subjects, None, &[all.argument()]))
+            .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
+            .collect()
+    });
+    let erased: HashMap<String, ledger::Entry> = ledger::find_many(client, plan, &texts).into_iter().collect();
+
+    let mut lines: HashMap<String, Line> = HashMap::new();
+    let mut candidates = Vec::new();
+    for key in keys {
+        let outcome = if let Some(entry) = erased.get(&key.text) {
+            Outcome::AlreadyErased(report::already_erased(plan, &key.text, entry))
+        } else if !found.contains(&key.text) {
+            Outcome::NotFound
+        } else {
+            let items = blockers::find(client, plan, key);
+            if items.is_empty() {
+                candidates.push(key.text.clone());
+                continue;
+            }
+            Outcome::Blocked(items)
+        };
+        lines.insert(key.text.clone(), line(&key.text, outcome));
+    }
+
+    let census = match mode {
+        Mode::Anonymize => HashMap::new(),
+        _ => by_key(client, plan, &batch.census, &[KeyArray::new(client, plan, batch, &candidates).argument()]),
+    };
+    let mut decided: Vec<(String, Decision, Option<String>)> = Vec::new();
+    for key in candidates {
+        let counts = census.get(&key).cloned().unwrap_or_else(|| vec![0; plan.outcomes.len()]);
+        match decide(plan, mode, &counts) {
+            Ok((decision, why)) => decided.push((key, decision, why)),
+            Err(refusal) => {
+                lines.insert(key.clone(), line(&key, Outcome::Refused(refusal)));
+            }
+        }
+    }
+
+    if !decided.is_empty() {
+        let chosen: Vec<String> = decided.iter().map(|d| d.0.clone()).collect();
+        let chosen = KeyArray::new(client, plan, batch, &chosen);
+        for lock in &batch.locks {
+            locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[chosen.argument()])));
+        }
+        let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
+        for (decision, statement) in [(Decision::Anonymize, &batch.apply), (Decision::Delete, &batch.delete_all)] {
+            let group: Vec<String> = decided.iter().filter(|d| d.1 == decision).map(|d| d.0.clone()).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let mut arguments = vec![KeyArray::new(client, plan, batch, &group).argument()];
+            if decision == Decision::Anonymize {
+                arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
+            }
+            rows.extend(by_key(client, plan, statement, &arguments));
+        }
+        let erasures: Vec<(String, &str, Value)> = decided
+            .iter()
+            .map(|(key, decision, _)| {
+                let counts = rows.get(key).cloned().unwrap_or_else(|| vec![0; plan.outcomes.len()]);
+                (key.clone(), report::status(*decision), report::tables(plan, *decision, &counts))
+            })
+            .collect();
+        let request_ids = ledger::record(client, plan, mode, None, &erasures);
+        for (((key, status, tables), id), (_, _, why)) in erasures.into_iter().zip(request_ids).zip(&decided) {
+            let report = report::erased(plan, &key, status, mode, why.clone(), id, tables);
+            lines.insert(key.clone(), line(&key, Outcome::Erased(report)));
+        }
+    }
+    keys.iter().filter_map(|k| lines.remove(&k.text)).collect()
+}
+
+/// Runs a batch statement and gathers its (table position, key, rows) lines per key.
+fn by_key(
+    client: &SpiClient<'_>,
+    plan: &Plan,
+    statement: &OwnedPreparedStatement,
+    arguments: &[DatumWithOid<'_>],
+) -> HashMap<String, Vec<i64>> {
+    let mut counts: HashMap<String, Vec<i64>> = HashMap::new();
+    for row in spi(client.select(statement, None, arguments)) {
+        let position = spi(row.get::<i32>(1)).unwrap_or_default() as usize;
+        let key: String = spi(row.get(2)).unwrap_or_default();
+        let rows = spi(row.get::<i64>(3)).unwrap_or_default();
+        counts.entry(key).or_insert_with(|| vec![0; plan.outcomes.len()])[position] = rows;
+    }
+    counts
+}

@@ -1,0 +1,89 @@
+-- Bulk erasure: 10,000 customers in one anonymize_many call, 1 in 100 blocked. The blocked are
+-- untouched down to xmin, every other one is fully masked in every table exactly as a single
+-- erasure masks it, and each table is changed by one statement for the whole batch.
+CREATE EXTENSION IF NOT EXISTS pg_erasure;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE SCHEMA bulk;
+CREATE TABLE bulk.members (id bigint PRIMARY KEY, full_name text NOT NULL, email text UNIQUE NOT NULL, uf text NOT NULL);
+CREATE TABLE bulk.orders (id bigint PRIMARY KEY, member_id bigint NOT NULL REFERENCES bulk.members, status text NOT NULL, ship_to text);
+CREATE INDEX ON bulk.orders (member_id);
+CREATE TABLE bulk.items (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES bulk.orders, gift_note text);
+CREATE INDEX ON bulk.items (order_id);
+CREATE TABLE bulk.mails (id bigint PRIMARY KEY, member_id bigint NOT NULL REFERENCES bulk.members, body text);
+CREATE INDEX ON bulk.mails (member_id);
+CREATE TABLE bulk.invoices (id bigint PRIMARY KEY, member_id bigint NOT NULL REFERENCES bulk.members, billed_to text);
+CREATE INDEX ON bulk.invoices (member_id);
+INSERT INTO bulk.members SELECT g, 'Member ' || g, 'm' || g || '@example.com', 'SP' FROM generate_series(1, 10000) g;
+INSERT INTO bulk.orders SELECT g, (g - 1) / 2 + 1,
+       CASE WHEN g % 200 = 1 THEN 'awaiting_payment' ELSE 'paid' END, 'Street ' || g
+  FROM generate_series(1, 20000) g;
+INSERT INTO bulk.items SELECT g, (g - 1) / 3 + 1, 'for ' || g FROM generate_series(1, 60000) g;
+INSERT INTO bulk.mails SELECT g, (g - 1) / 3 + 1, 'hello ' || g FROM generate_series(1, 30000) g;
+INSERT INTO bulk.invoices SELECT g, (g - 1) / 2 + 1, 'Member ' || ((g - 1) / 2 + 1) FROM generate_series(1, 20000) g;
+ANALYZE bulk.members, bulk.orders, bulk.items, bulk.mails, bulk.invoices;
+
+SELECT erasure.register_subject('member', 'bulk.members');
+SELECT erasure.register_table('member', 'bulk.orders');
+SELECT erasure.register_table('member', 'bulk.items', parent => 'bulk.orders');
+SELECT erasure.register_table('member', 'bulk.mails', 'delete');
+SELECT erasure.register_table('member', 'bulk.invoices', 'retain', reason => 'bookkeeping law');
+SELECT erasure.set_policy('bulk.members', 'full_name', 'constant', '{"value": "Xxxx"}');
+SELECT erasure.set_policy('bulk.members', 'email', 'placeholder', '{"template": "erased-{key}@invalid.example"}');
+SELECT erasure.set_policy('bulk.members', 'uf', 'keep');
+SELECT erasure.set_policy('bulk.orders', 'ship_to', 'constant', '{"value": "Unknown customer"}');
+SELECT erasure.set_policy('bulk.items', 'gift_note', 'placeholder', '{"template": "note of {key}"}');
+SELECT erasure.register_blocker('member', 'awaiting_payment',
+  $$SELECT id FROM bulk.orders WHERE member_id = $1 AND status = 'awaiting_payment'$$);
+
+-- Everything as it was, with xmin, to compare afterwards.
+CREATE TEMP TABLE before AS
+SELECT 'members' AS t, id, xmin::text AS x, to_jsonb(m) AS r FROM bulk.members m
+UNION ALL SELECT 'orders', id, xmin::text, to_jsonb(o) FROM bulk.orders o
+UNION ALL SELECT 'items', id, xmin::text, to_jsonb(i) FROM bulk.items i
+UNION ALL SELECT 'invoices', id, xmin::text, to_jsonb(v) FROM bulk.invoices v;
+
+-- One member alone, for comparison with the batch.
+SELECT erasure.anonymize('member', 2) ->> 'status' AS single;
+
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+CREATE TEMP TABLE result AS
+SELECT * FROM erasure.anonymize_many('member', (SELECT array_agg(g) FROM generate_series(1, 10000) g));
+SELECT status, count(*) FROM result GROUP BY status ORDER BY status;
+
+-- Blocked members (every 100th: 1, 101, ...) are untouched in every table, down to xmin.
+SELECT count(*) AS blocked_rows_changed
+  FROM before b
+  LEFT JOIN (SELECT 'members' AS t, id, xmin::text AS x, to_jsonb(m) AS r FROM bulk.members m
+             UNION ALL SELECT 'orders', id, xmin::text, to_jsonb(o) FROM bulk.orders o
+             UNION ALL SELECT 'items', id, xmin::text, to_jsonb(i) FROM bulk.items i) a USING (t, id)
+ WHERE CASE b.t WHEN 'members' THEN b.id
+                WHEN 'orders' THEN (b.r ->> 'member_id')::bigint
+                WHEN 'items' THEN (SELECT member_id FROM bulk.orders WHERE id = (b.r ->> 'order_id')::bigint)
+       END % 100 = 1
+   AND (a.x IS DISTINCT FROM b.x OR a.r IS DISTINCT FROM b.r);
+SELECT count(*) AS blocked_mails_kept FROM bulk.mails WHERE member_id % 100 = 1;
+-- Every other member is masked in every table, as the single erasure of member 2 was.
+SELECT count(*) FILTER (WHERE full_name = 'Xxxx' AND email = 'erased-' || id || '@invalid.example' AND uf = 'SP') AS masked,
+       count(*) FILTER (WHERE id % 100 <> 1) AS expected
+  FROM bulk.members;
+SELECT count(*) FILTER (WHERE o.ship_to = 'Unknown customer') AS orders_masked,
+       count(*) FILTER (WHERE i.gift_note = 'note of ' || o.member_id) AS items_masked,
+       count(*) AS rows_of_erased
+  FROM bulk.orders o JOIN bulk.items i ON i.order_id = o.id
+ WHERE o.member_id % 100 <> 1;
+SELECT count(*) AS mails_left_of_erased FROM bulk.mails WHERE member_id % 100 <> 1;
+-- Retained invoices are untouched, down to xmin.
+SELECT count(*) AS invoices_changed
+  FROM before b LEFT JOIN bulk.invoices v ON v.id = b.id
+ WHERE b.t = 'invoices' AND (v.xmin::text IS DISTINCT FROM b.x OR to_jsonb(v) IS DISTINCT FROM b.r);
+-- The reports count each member's own rows: 2 orders, 6 items, 3 mails, 2 invoices.
+SELECT report -> 'tables' AS tables_of_member_7 FROM result WHERE key = '7';
+-- One ledger row per erased member.
+SELECT count(*) AS ledger_rows, count(DISTINCT key) AS distinct_keys FROM erasure.ledger WHERE subject = 'member';
+
+-- One statement per table for the whole batch: each locking statement and the statement
+-- that applies the erasure ran once.
+SELECT substring(query FROM '^(SELECT.*?FROM bulk\.\w+|WITH t0 AS \(UPDATE bulk\.\w+)') AS statement, calls
+  FROM pg_stat_statements
+ WHERE query ~ '^SELECT.*FROM bulk\.\w+ WHERE .* FOR UPDATE$' OR query LIKE 'WITH t0 AS (UPDATE bulk.members%'
+ ORDER BY 1;
