@@ -173,3 +173,75 @@ LANGUAGE c STABLE STRICT SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hmac_sha256_wrapper';
 COMMENT ON FUNCTION erasure.hmac_sha256(text) IS
     'Hex HMAC-SHA-256 of value under the superuser-only setting erasure.hmac_key (used by the hmac strategy).';
+
+-- Long runs. A procedure that COMMITs may not carry a SET clause, so this one pins search_path
+-- itself, again after every COMMIT (a transaction-local setting ends with the transaction).
+-- It runs with the caller's rights: `candidates` is the caller's own query.
+CREATE PROCEDURE erasure.erase_batches(
+    subject text,
+    candidates text,
+    batch_size integer DEFAULT 1000,
+    mode text DEFAULT 'auto',
+    dry_run boolean DEFAULT false
+)
+LANGUAGE plpgsql
+AS $procedure$
+DECLARE
+    total bigint;
+    batches bigint;
+    keys text[];
+    erased bigint;
+    blocked bigint;
+    already bigint;
+    skipped bigint;
+    candidate record;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Inside a transaction block no batch could be committed: fail now, before any work.
+    COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    -- The candidates not erased yet, numbered in key order: a run interrupted part-way is
+    -- continued by running it again, since what it erased is in the ledger.
+    IF pg_catalog.to_regclass('pg_temp.erasure_candidates') IS NOT NULL THEN
+        DROP TABLE pg_temp.erasure_candidates;
+    END IF;
+    EXECUTE pg_catalog.format(
+        'CREATE TEMP TABLE erasure_candidates AS
+         SELECT pg_catalog.row_number() OVER (ORDER BY c.key) AS n, CAST(c.key AS pg_catalog.text) AS key
+           FROM (%s) AS c(key)
+          WHERE NOT EXISTS (SELECT FROM erasure.ledger l
+                             WHERE l.subject = $1 AND l.key = CAST(c.key AS pg_catalog.text))',
+        candidates) USING subject;
+    SELECT pg_catalog.count(*) INTO total FROM pg_temp.erasure_candidates;
+    batches := (total + batch_size - 1) / batch_size;
+    RAISE NOTICE 'candidates: %, batches: % of at most %', total, batches, batch_size;
+    FOR batch IN 1 .. batches LOOP
+        SELECT pg_catalog.array_agg(c.key ORDER BY c.n) INTO keys
+          FROM pg_temp.erasure_candidates c
+         WHERE c.n > (batch - 1) * batch_size AND c.n <= batch * batch_size;
+        IF dry_run THEN
+            FOR candidate IN
+                SELECT k AS key, erasure.erasure_preview(k, subject) ->> 'decision' AS decision
+                  FROM pg_catalog.unnest(keys) AS k
+            LOOP
+                RAISE NOTICE 'candidate %: %', candidate.key, candidate.decision;
+            END LOOP;
+        ELSE
+            SELECT pg_catalog.count(*) FILTER (WHERE r.status IN ('anonymized', 'deleted')),
+                   pg_catalog.count(*) FILTER (WHERE r.status = 'blocked'),
+                   pg_catalog.count(*) FILTER (WHERE r.status = 'already_erased'),
+                   pg_catalog.count(*) FILTER (WHERE r.status IN ('not_found', 'refused'))
+              INTO erased, blocked, already, skipped
+              FROM erasure.anonymize_many(subject, keys, mode) AS r;
+            RAISE NOTICE 'batch %/%: % erased, % blocked, % already erased, % skipped',
+                batch, batches, erased, blocked, already, skipped;
+            COMMIT;
+            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        END IF;
+    END LOOP;
+END
+$procedure$;
+COMMENT ON PROCEDURE erasure.erase_batches(text, text, integer, text, boolean) IS
+    'Erases the subjects whose keys the candidates query returns, in batches committed one by one (CALL it outside a transaction block); a NOTICE per batch; run it again to continue after an interruption. With dry_run, lists each candidate''s decision and changes nothing.';

@@ -254,3 +254,62 @@ fn request_id(payload: &str) -> String {
     let start = payload.find(r#""request_id":"#).expect("payload has a request_id") + r#""request_id":"#.len();
     payload[start..].chars().take_while(char::is_ascii_digit).collect()
 }
+
+/// `erase_batches` killed between batches and run again erases every candidate exactly once:
+/// the committed batches stay erased, the rerun takes only what is left, and the ledger has
+/// one row per candidate.
+#[test]
+fn erase_batches_interrupted_then_rerun_erases_each_candidate_once() {
+    let db = TestDb::create("batches");
+    let mut observer = db.connect();
+    // 300 candidates; a blocker that finds nothing but takes 5 ms per subject stretches each
+    // batch of 50 to a quarter of a second, long enough to be interrupted between batches.
+    observer
+        .batch_execute(
+            "INSERT INTO shop.customers SELECT g, 'Name ' || g, 'n' || g || '@example.com'
+               FROM generate_series(100, 399) g;
+             SELECT erasure.register_blocker('customer', 'slow',
+               $$SELECT FROM pg_catalog.pg_sleep(0.005) WHERE $1 IS NULL$$);",
+        )
+        .unwrap();
+    const RUN: &str = "CALL erasure.erase_batches('customer', 'SELECT id FROM shop.customers WHERE id >= 100', 50)";
+    let erased = |client: &mut postgres::Client| -> (i64, i64) {
+        let row = client
+            .query_one(
+                "SELECT count(*), count(DISTINCT key) FROM erasure.ledger WHERE subject = 'customer' AND key::bigint >= 100",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+
+    let mut a = db.connect();
+    let a_pid = backend_pid(&mut a);
+    let run = spawn("first erase_batches", move || a.batch_execute(RUN));
+    let deadline = Instant::now() + DEADLINE;
+    while erased(&mut observer).0 < 50 {
+        assert!(Instant::now() < deadline, "the first batch was not committed in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed: bool = observer.query_one("SELECT pg_terminate_backend($1)", &[&a_pid]).unwrap().get(0);
+    assert!(killed);
+    let (result, _) = run.finish(DEADLINE);
+    assert!(result.is_err(), "the killed run should have failed");
+    let (interrupted, _) = erased(&mut observer);
+    assert!((50..300).contains(&interrupted), "the kill should land part-way, after {interrupted} erasures");
+    assert_eq!(interrupted % 50, 0, "only whole batches are committed: {interrupted}");
+
+    let mut b = db.connect();
+    b.batch_execute(RUN).unwrap();
+    assert_eq!(erased(&mut observer), (300, 300), "each candidate erased exactly once");
+    // Mode auto: with nothing to keep, every candidate was deleted.
+    let left: i64 = observer.query_one("SELECT count(*) FROM shop.customers WHERE id >= 100", &[]).unwrap().get(0);
+    assert_eq!(left, 0);
+    let statuses: Vec<String> = observer
+        .query("SELECT DISTINCT status FROM erasure.ledger WHERE key::bigint >= 100", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(statuses, vec!["deleted".to_string()]);
+}
