@@ -174,6 +174,93 @@ AS 'MODULE_PATHNAME', 'hmac_sha256_wrapper';
 COMMENT ON FUNCTION erasure.hmac_sha256(text) IS
     'Hex HMAC-SHA-256 of value under the superuser-only setting erasure.hmac_key (used by the hmac strategy).';
 
+-- Requests with deadlines and holds.
+
+CREATE FUNCTION erasure.request(subject text, id text, reference text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    -- Validates the subject and the key (P0002 for an unknown one) and gives the key's
+    -- canonical text form.
+    canonical text := erasure.erasure_preview(request.id, request.subject) ->> 'key';
+    queued bigint;
+BEGIN
+    SELECT q.id INTO queued FROM erasure.request_queue q
+     WHERE q.subject = request.subject AND q.key = canonical AND q.ledger_request_id IS NULL;
+    IF NOT FOUND THEN
+        INSERT INTO erasure.request_queue AS q (subject, key, reference, received_at, due_at)
+        VALUES (request.subject, canonical, request.reference, pg_catalog.now(),
+                pg_catalog.now() + pg_catalog.make_interval(
+                    days => pg_catalog.current_setting('erasure.response_days')::integer))
+        RETURNING q.id INTO queued;
+    END IF;
+    RETURN queued;
+END
+$function$;
+COMMENT ON FUNCTION erasure.request(text, text, text) IS
+    'Records a subject''s erasure request (received now, due after erasure.response_days days) and returns its id; asking again while it is open returns the same id.';
+
+CREATE FUNCTION erasure.request(subject text, id anyelement, reference text DEFAULT NULL) RETURNS bigint
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.request(subject, CAST(id AS text), reference) $$;
+COMMENT ON FUNCTION erasure.request(text, anyelement, text) IS
+    'erasure.request(text, text, text) for a key of any type.';
+
+CREATE FUNCTION erasure.process_requests(mode text DEFAULT 'auto')
+RETURNS TABLE(request_id bigint, status text, detail jsonb)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    queued record;
+    preview jsonb;
+    report jsonb;
+    held timestamptz;
+BEGIN
+    FOR queued IN
+        SELECT q.id, q.subject, q.key, q.reference FROM erasure.request_queue q
+         WHERE q.ledger_request_id IS NULL ORDER BY q.id FOR UPDATE SKIP LOCKED
+    LOOP
+        request_id := queued.id;
+        preview := erasure.erasure_preview(queued.key, queued.subject);
+        IF preview ->> 'decision' = 'blocked' THEN
+            -- A hold says until when (a column "until" in the blocker's rows); the request can
+            -- go through once the last hold has passed, and when is unknown if any blocker
+            -- does not say.
+            SELECT CASE WHEN pg_catalog.bool_and(b -> 'details' ? 'until')
+                        THEN pg_catalog.max(CAST(b -> 'details' ->> 'until' AS timestamptz)) END
+              INTO held
+              FROM pg_catalog.jsonb_array_elements(preview -> 'blockers') AS b;
+            UPDATE erasure.request_queue q
+               SET checked_at = pg_catalog.now(), held_until = held,
+                   blockers = ARRAY(SELECT DISTINCT b ->> 'blocker'
+                                      FROM pg_catalog.jsonb_array_elements(preview -> 'blockers') AS b ORDER BY 1)
+             WHERE q.id = queued.id;
+            status := 'blocked';
+            detail := pg_catalog.jsonb_build_object('blockers', preview -> 'blockers', 'held_until', held);
+        ELSE
+            BEGIN
+                report := erasure.anonymize(queued.subject, queued.key, mode, queued.reference);
+                UPDATE erasure.request_queue q
+                   SET checked_at = pg_catalog.now(), blockers = NULL, held_until = NULL,
+                       ledger_request_id = CAST(report ->> 'request_id' AS bigint)
+                 WHERE q.id = queued.id;
+                status := 'done';
+                detail := report;
+            EXCEPTION WHEN OTHERS THEN
+                -- One request failing (a blocker that appeared meanwhile, a lock timeout) does
+                -- not stop the others; it stays open and is tried again next time.
+                UPDATE erasure.request_queue q SET checked_at = pg_catalog.now() WHERE q.id = queued.id;
+                status := 'error';
+                detail := pg_catalog.jsonb_build_object('sqlstate', SQLSTATE, 'message', SQLERRM);
+            END;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$function$;
+COMMENT ON FUNCTION erasure.process_requests(text) IS
+    'Erases every open request that nothing blocks (mode auto by default); leaves the others open with their blockers and the date their holds end. Run it nightly, e.g. with pg_cron.';
+
 -- Long runs. A procedure that COMMITs may not carry a SET clause, so this one pins search_path
 -- itself, again after every COMMIT (a transaction-local setting ends with the transaction).
 -- It runs with the caller's rights: `candidates` is the caller's own query.

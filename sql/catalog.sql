@@ -91,3 +91,39 @@ COMMENT ON COLUMN erasure.ledger.reference IS
 
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_request_id_seq', '');
+
+-- Requests as customers make them: received, due within erasure.response_days, done when the
+-- erasure has run (ledger_request_id). blockers and held_until hold what the last
+-- erasure.process_requests() found in the way: blocker names only, no details.
+CREATE TABLE erasure.request_queue (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    subject           text NOT NULL,
+    key               text NOT NULL,
+    reference         text,
+    received_at       timestamptz NOT NULL,
+    due_at            timestamptz NOT NULL,
+    checked_at        timestamptz,
+    blockers          text[],
+    held_until        timestamptz,
+    ledger_request_id bigint REFERENCES erasure.ledger
+);
+-- One open request per subject: asking again returns the open one.
+CREATE UNIQUE INDEX request_queue_open ON erasure.request_queue (subject, key) WHERE ledger_request_id IS NULL;
+COMMENT ON TABLE erasure.request_queue IS
+    'Erasure requests as received (erasure.request), processed by erasure.process_requests; read them through the view erasure.requests.';
+
+SELECT pg_catalog.pg_extension_config_dump('erasure.request_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('erasure.request_queue_id_seq', '');
+
+CREATE VIEW erasure.requests AS
+SELECT q.id, q.subject, q.key, q.reference, q.received_at, q.due_at,
+       CASE WHEN q.ledger_request_id IS NOT NULL THEN 'done'
+            WHEN pg_catalog.now() > q.due_at THEN 'overdue'
+            WHEN q.blockers IS NOT NULL THEN 'blocked'
+            ELSE 'pending'
+       END AS status,
+       q.blockers, q.held_until, q.checked_at, q.ledger_request_id, l.executed_at AS done_at
+  FROM erasure.request_queue q
+  LEFT JOIN erasure.ledger l ON l.request_id = q.ledger_request_id;
+COMMENT ON VIEW erasure.requests IS
+    'Each erasure request with its status: pending, blocked (blockers, and held_until when they say until when), overdue (past due_at, not done) or done.';

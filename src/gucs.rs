@@ -3,6 +3,8 @@
 //! - `erasure.lock_timeout`: how long an erasure waits for a row lock before giving up with
 //!   SQLSTATE 55P03; applied only while the erasure runs, the session's own lock_timeout is
 //!   left as it was.
+//! - `erasure.response_days`: how many days a request may wait before it is overdue (GDPR:
+//!   one month; LGPD users set 15).
 //! - `erasure.hmac_key`: the secret of the `hmac` strategy. Superuser-only to set and to read,
 //!   and hidden from SHOW ALL / pg_settings for everybody else.
 
@@ -11,6 +13,7 @@ use std::ffi::CString;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 pub static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+pub static RESPONSE_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static HMAC_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub fn init() {
@@ -23,6 +26,16 @@ pub fn init() {
         i32::MAX,
         GucContext::Userset,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"erasure.response_days",
+        c"Days within which an erasure request must be answered.",
+        c"erasure.request() sets each request's due date this many days after it was received.",
+        &RESPONSE_DAYS,
+        1,
+        3650,
+        GucContext::Userset,
+        GucFlags::default(),
     );
     GucRegistry::define_string_guc(
         c"erasure.hmac_key",
