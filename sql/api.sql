@@ -24,12 +24,14 @@ CREATE FUNCTION erasure.register_table(
     via name[] DEFAULT NULL,
     parent regclass DEFAULT NULL,
     filter text DEFAULT NULL,
-    reason text DEFAULT NULL
+    reason text DEFAULT NULL,
+    retain_for interval DEFAULT NULL,
+    retain_from name DEFAULT NULL
 ) RETURNS void
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'register_table_wrapper';
-COMMENT ON FUNCTION erasure.register_table(text, regclass, text, name[], regclass, text, text) IS
-    'Registers a table holding a subject''s rows, reached from parent (default: the subject table) through the via foreign key columns and/or filter; action mask, delete or retain.';
+COMMENT ON FUNCTION erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name) IS
+    'Registers a table holding a subject''s rows, reached from parent (default: the subject table) through the via foreign key columns and/or filter; action mask, delete or retain (for retain_for counted from the date column retain_from, if given).';
 
 CREATE FUNCTION erasure.set_policy(
     tbl regclass,
@@ -173,6 +175,13 @@ LANGUAGE c STABLE STRICT SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hmac_sha256_wrapper';
 COMMENT ON FUNCTION erasure.hmac_sha256(text) IS
     'Hex HMAC-SHA-256 of value under the superuser-only setting erasure.hmac_key (used by the hmac strategy).';
+
+CREATE FUNCTION erasure.release_expired(subject text DEFAULT NULL)
+RETURNS TABLE("table" text, rows bigint)
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'release_expired_wrapper';
+COMMENT ON FUNCTION erasure.release_expired(text) IS
+    'Masks, with each table''s own column policies, the retained rows of anonymized subjects whose retention period (retain_for after retain_from) has ended, records each release in the ledger, and returns the rows masked per table. Rows inside their period are not touched.';
 
 -- Requests with deadlines and holds.
 

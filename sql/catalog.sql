@@ -24,7 +24,11 @@ CREATE TABLE erasure.tables (
     parent_columns name[] NOT NULL,
     filter         text,
     reason         text,
+    retain_for     interval,
+    retain_from    name,
     PRIMARY KEY (subject, tbl),
+    CHECK ((retain_for IS NULL) = (retain_from IS NULL)),
+    CHECK (retain_for IS NULL OR action = 'retain'),
     CHECK (cardinality(via) = cardinality(parent_columns)),
     CHECK (cardinality(via) > 0 OR filter IS NOT NULL)
 );
@@ -34,6 +38,8 @@ COMMENT ON COLUMN erasure.tables.via IS
     'Columns of tbl that reference parent_columns of parent; empty when filter alone selects the rows.';
 COMMENT ON COLUMN erasure.tables.filter IS
     'SQL condition on tbl, may use $1 (the subject key).';
+COMMENT ON COLUMN erasure.tables.retain_for IS
+    'How long retained rows must be kept, counted from the date in column retain_from; erasure.release_expired() masks them after that.';
 COMMENT ON COLUMN erasure.tables.reason IS
     'Why a retained table is kept (e.g. bookkeeping law); shown in the erasure report.';
 
@@ -72,20 +78,21 @@ CREATE TABLE erasure.ledger (
     request_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     subject      text NOT NULL,
     key          text NOT NULL,
-    status       text NOT NULL CHECK (status IN ('anonymized', 'deleted')),
-    mode         text NOT NULL CHECK (mode IN ('anonymize', 'delete', 'auto')),
+    status       text NOT NULL CHECK (status IN ('anonymized', 'deleted', 'released')),
+    mode         text NOT NULL CHECK (mode IN ('anonymize', 'delete', 'auto', 'release')),
     requested_by name NOT NULL,
     executed_by  name NOT NULL,
     executed_at  timestamptz NOT NULL,
     tables       jsonb NOT NULL,
     reference    text
 );
--- A subject is erased once: a repeated request finds this row and changes nothing.
-CREATE UNIQUE INDEX ledger_subject_key ON erasure.ledger (subject, key);
+-- A subject is erased once: a repeated request finds this row and changes nothing. Later
+-- releases of its retained rows (status released) add rows of their own.
+CREATE UNIQUE INDEX ledger_subject_key ON erasure.ledger (subject, key) WHERE status <> 'released';
 COMMENT ON TABLE erasure.ledger IS
     'One row per erasure: who asked (requested_by = session user), who ran it (executed_by = current user), when, what happened per table, and the caller''s reference. No personal data.';
 COMMENT ON COLUMN erasure.ledger.tables IS
-    'Per table: {"table", "action", "rows"}.';
+    'Per table: {"table", "action", "rows"}; for a release also "through", the end of the retention periods it covered.';
 COMMENT ON COLUMN erasure.ledger.reference IS
     'The caller''s reference for the request (a ticket number); keep personal data out of it.';
 

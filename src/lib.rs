@@ -68,6 +68,8 @@ fn register_table(
     parent: Option<pg_sys::Oid>,
     filter: Option<&str>,
     reason: Option<&str>,
+    retain_for: Option<pgrx::datum::Interval>,
+    retain_from: Option<&CStr>,
 ) {
     register::register_table(register::TableRegistration {
         subject: require(subject, "subject").to_string(),
@@ -77,6 +79,8 @@ fn register_table(
         parent,
         filter: filter.map(str::to_string),
         reason: reason.map(str::to_string),
+        retain_for,
+        retain_from: retain_from.map(name_text),
     })
 }
 
@@ -143,6 +147,11 @@ fn anonymize_many(
     let texts: Vec<String> = texts.into_iter().map(|t| require(t, "elements of ids")).collect();
     let lines = execute::bulk::erase_many(require(subject, "subject"), &texts, mode);
     TableIterator::new(lines.into_iter().map(|l| (l.key, l.status, JsonB(l.report))))
+}
+
+#[pg_extern(sql = false)]
+fn release_expired(subject: Option<&str>) -> TableIterator<'static, (name!(table, String), name!(rows, i64))> {
+    TableIterator::new(execute::release::release_expired(subject))
 }
 
 #[pg_extern(sql = false)]

@@ -49,6 +49,8 @@ pub struct TableEntry {
     pub parent_columns: Vec<String>,
     pub filter: Option<String>,
     pub reason: Option<String>,
+    /// For retained rows: how long (an interval, as text) from the date in `retain_from`.
+    pub retention: Option<(String, String)>,
 }
 
 /// A row of `erasure.column_policies`.
@@ -104,7 +106,8 @@ pub fn subject_of_table(client: &SpiClient<'_>, tbl: pg_sys::Oid) -> Option<Stri
 pub fn tables(client: &SpiClient<'_>, subject: &str) -> Vec<TableEntry> {
     let rows = spi(client.select(
         "SELECT tbl::pg_catalog.oid, action, parent::pg_catalog.oid, via::pg_catalog.text[],
-                parent_columns::pg_catalog.text[], filter, reason
+                parent_columns::pg_catalog.text[], filter, reason,
+                retain_for::pg_catalog.text, retain_from::pg_catalog.text
            FROM erasure.tables WHERE subject = $1 ORDER BY tbl",
         None,
         &[subject.into()],
@@ -117,6 +120,7 @@ pub fn tables(client: &SpiClient<'_>, subject: &str) -> Vec<TableEntry> {
         parent_columns: spi(row.get(5)).unwrap_or_default(),
         filter: spi(row.get(6)),
         reason: spi(row.get(7)),
+        retention: spi::<Option<String>>(row.get(8)).zip(spi::<Option<String>>(row.get(9))),
     })
     .collect()
 }
@@ -188,4 +192,11 @@ pub fn catalog_oid(client: &SpiClient<'_>) -> pg_sys::Oid {
         .get(1)
         .unwrap_or(None)
         .unwrap_or(pg_sys::InvalidOid)
+}
+
+/// The names of every registered subject.
+pub fn subject_names(client: &SpiClient<'_>) -> Vec<String> {
+    spi(client.select("SELECT subject FROM erasure.subjects ORDER BY subject", None, &[]))
+        .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
+        .collect()
 }

@@ -84,6 +84,8 @@ pub struct TableRegistration {
     pub parent: Option<pg_sys::Oid>,
     pub filter: Option<String>,
     pub reason: Option<String>,
+    pub retain_for: Option<pgrx::datum::Interval>,
+    pub retain_from: Option<String>,
 }
 
 pub fn register_table(r: TableRegistration) {
@@ -128,6 +130,25 @@ pub fn register_table(r: TableRegistration) {
             .hint("With via => '{}', pass a filter that selects the subject's rows using $1.")
             .raise();
         }
+        match (&r.retain_for, &r.retain_from) {
+            (None, None) => {}
+            (Some(_), Some(column)) if action == Action::Retain => {
+                let columns = schema::columns(client, relation.oid);
+                if !schema::column(&relation, &columns, column).is_date_or_timestamp() {
+                    ErasureError::new(
+                        ERRCODE_DATATYPE_MISMATCH,
+                        format!("retain_from column \"{column}\" of relation \"{}\" is not a date or timestamp", relation.name),
+                    )
+                    .raise();
+                }
+            }
+            _ => ErasureError::new(
+                ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("retention of table \"{}\" needs action retain, retain_for and retain_from together", relation.name),
+            )
+            .hint("E.g. action => 'retain', retain_for => '5 years', retain_from => 'issued_at'.")
+            .raise(),
+        }
         if let Some(filter) = &r.filter {
             if !sql_check::is_single_expression(filter) {
                 ErasureError::new(
@@ -139,12 +160,14 @@ pub fn register_table(r: TableRegistration) {
             }
         }
         spi(client.update(
-            "INSERT INTO erasure.tables (subject, tbl, action, parent, via, parent_columns, filter, reason)
-             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6::pg_catalog.name[], $7, $8)
+            "INSERT INTO erasure.tables
+                    (subject, tbl, action, parent, via, parent_columns, filter, reason, retain_for, retain_from)
+             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6::pg_catalog.name[], $7, $8, $9, $10)
              ON CONFLICT (subject, tbl) DO UPDATE
                 SET action = excluded.action, parent = excluded.parent, via = excluded.via,
                     parent_columns = excluded.parent_columns, filter = excluded.filter,
-                    reason = excluded.reason",
+                    reason = excluded.reason, retain_for = excluded.retain_for,
+                    retain_from = excluded.retain_from",
             None,
             &[
                 r.subject.as_str().into(),
@@ -155,6 +178,8 @@ pub fn register_table(r: TableRegistration) {
                 parent_columns.into(),
                 r.filter.into(),
                 r.reason.into(),
+                r.retain_for.into(),
+                r.retain_from.into(),
             ],
         ));
     });

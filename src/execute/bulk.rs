@@ -60,31 +60,31 @@ fn line(key: &str, outcome: Outcome) -> Line {
 }
 
 /// A batch of keys as one array datum of the key's array type, for `= ANY ($1)`.
-struct KeyArray {
+pub struct KeyArray {
     datum: pg_sys::Datum,
     type_oid: pg_sys::Oid,
     len: usize,
 }
 
 impl KeyArray {
-    fn new(client: &SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys: &[String]) -> KeyArray {
+    pub fn new(client: &SpiClient<'_>, plan: &Plan, keys: &[String]) -> KeyArray {
         let cast = format!("SELECT CAST($1 AS {}[])", plan.key_type_sql);
         let rows = spi(client.select(cast.as_str(), None, &[keys.to_vec().into()]));
         // The datum lives in SPI's memory until the connection ends, as long as it is used.
         let datum = spi(rows.first().get_datum_by_ordinal(1)).unwrap_or_else(|| {
             ErasureError::new(ERRCODE_INTERNAL_ERROR, "pg_erasure could not build the key array").raise()
         });
-        KeyArray { datum, type_oid: batch.keys_type, len: keys.len() }
+        KeyArray { datum, type_oid: unsafe { pg_sys::get_array_type(plan.key_type) }, len: keys.len() }
     }
 
-    fn argument(&self) -> DatumWithOid<'static> {
+    pub fn argument(&self) -> DatumWithOid<'static> {
         unsafe { DatumWithOid::new(self.datum, self.type_oid) }
     }
 }
 
 fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys: &[Key], mode: Mode) -> Vec<Line> {
     let texts: Vec<String> = keys.iter().map(|k| k.text.clone()).collect();
-    let all = KeyArray::new(client, plan, batch, &texts);
+    let all = KeyArray::new(client, plan, &texts);
     let who = format!("a batch of {} {} subjects", all.len, plan.subject);
     let found: HashSet<String> = locks::run(&who, &plan.subject_table, || {
         spi(client.update(&batch.lock_subjects, None, &[all.argument()]))
@@ -113,7 +113,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
 
     let census = match mode {
         Mode::Anonymize => HashMap::new(),
-        _ => by_key(client, plan, &batch.census, &[KeyArray::new(client, plan, batch, &candidates).argument()]),
+        _ => by_key(client, plan, &batch.census, &[KeyArray::new(client, plan, &candidates).argument()]),
     };
     let mut decided: Vec<(String, Decision, Option<String>)> = Vec::new();
     for key in candidates {
@@ -128,7 +128,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
 
     if !decided.is_empty() {
         let chosen: Vec<String> = decided.iter().map(|d| d.0.clone()).collect();
-        let chosen = KeyArray::new(client, plan, batch, &chosen);
+        let chosen = KeyArray::new(client, plan, &chosen);
         for lock in &batch.locks {
             locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[chosen.argument()])));
         }
@@ -138,7 +138,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
             if group.is_empty() {
                 continue;
             }
-            let mut arguments = vec![KeyArray::new(client, plan, batch, &group).argument()];
+            let mut arguments = vec![KeyArray::new(client, plan, &group).argument()];
             if decision == Decision::Anonymize {
                 arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
             }
@@ -151,7 +151,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
                 (key.clone(), report::status(*decision), report::tables(plan, *decision, &counts))
             })
             .collect();
-        let request_ids = ledger::record(client, plan, mode, None, &erasures);
+        let request_ids = ledger::record(client, plan, mode.as_str(), None, &erasures);
         for (((key, status, tables), id), (_, _, why)) in erasures.into_iter().zip(request_ids).zip(&decided) {
             let report = report::erased(plan, &key, status, mode, why.clone(), id, tables);
             lines.insert(key.clone(), line(&key, Outcome::Erased(report)));

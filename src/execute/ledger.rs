@@ -7,7 +7,6 @@ use pgrx::spi::SpiClient;
 use serde_json::{json, Value};
 
 use super::key::Key;
-use super::Mode;
 use crate::error::*;
 use crate::plan::Plan;
 
@@ -48,7 +47,7 @@ pub fn find_many(client: &SpiClient<'_>, plan: &Plan, keys: &[String]) -> Vec<(S
 pub fn record(
     client: &mut SpiClient<'_>,
     plan: &Plan,
-    mode: Mode,
+    mode: &str,
     reference: Option<&str>,
     erasures: &[(String, &str, Value)],
 ) -> Vec<i64> {
@@ -68,7 +67,7 @@ pub fn record(
         None,
         &[
             plan.subject.as_str().into(),
-            mode.as_str().into(),
+            mode.into(),
             reference.into(),
             keys.into(),
             statuses.into(),

@@ -18,6 +18,7 @@ pub mod bulk;
 pub mod key;
 pub mod ledger;
 pub mod locks;
+pub mod release;
 pub mod report;
 
 use pgrx::prelude::*;
@@ -140,7 +141,7 @@ pub fn erase_one(client: &mut SpiClient<'_>, plan: &Plan, key: &Key, mode: Mode,
     };
     let tables = report::tables(plan, decision, &rows);
     let status = report::status(decision);
-    let request_id = ledger::record(client, plan, mode, reference, &[(key.text.clone(), status, tables.clone())])[0];
+    let request_id = ledger::record(client, plan, mode.as_str(), reference, &[(key.text.clone(), status, tables.clone())])[0];
     Outcome::Erased(report::erased(plan, &key.text, status, mode, why, request_id, tables))
 }
 

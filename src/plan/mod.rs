@@ -40,14 +40,23 @@ pub struct TableLock {
 /// The batch form of a plan: `$1` is an array of keys, and every statement returns one row
 /// per table and subject: (table's position in `Plan::outcomes`, key, rows).
 pub struct BatchPlan {
-    /// The array type of the key, e.g. bigint[].
-    pub keys_type: pg_sys::Oid,
     /// Locks the subjects' rows and returns the keys found.
     pub lock_subjects: OwnedPreparedStatement,
     pub locks: Vec<TableLock>,
     pub apply: OwnedPreparedStatement,
     pub delete_all: OwnedPreparedStatement,
     pub census: OwnedPreparedStatement,
+}
+
+/// Masking a retained table's rows once their retention period has ended. Arguments: `$1`
+/// the keys (array), then `parameters`, then the retention interval (text), now, and, as a
+/// jsonb object, for each key the latest expiry among its rows released before. Returns
+/// (key, rows, latest expiry released).
+pub struct ReleasePlan {
+    pub table: String,
+    pub statement: OwnedPreparedStatement,
+    pub parameters: Vec<String>,
+    pub retain_for: String,
 }
 
 /// One line of the erasure report: what happened to a table's rows.
@@ -80,6 +89,8 @@ pub struct Plan {
     pub summary: OwnedPreparedStatement,
     /// The statements erasing many subjects at once; None when a filter compares with one key.
     pub batch: Option<BatchPlan>,
+    /// One per retained table with a retention period.
+    pub releases: Vec<ReleasePlan>,
     /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
     /// reports the table at the same position.
     pub outcomes: Vec<Outcome>,
@@ -241,7 +252,6 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         let mut apply_types = vec![keys_type];
         apply_types.extend(parameters.values.iter().map(|_| pg_sys::TEXTOID));
         BatchPlan {
-            keys_type,
             lock_subjects: prepare(
                 statements::lock_keys(&root_name, &batch_conditions[0], &subject_key(&nodes, 0, &subject.key_column), &subject.key_column),
                 &[keys_type],
@@ -267,6 +277,8 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         }
     });
 
+    let releases = releases(client, &nodes, &subject.key_column, key_type, batchable);
+
     let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
     relations.push(entries::catalog_oid(client));
     Plan {
@@ -286,6 +298,7 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         census,
         summary,
         batch,
+        releases,
         outcomes,
         unreviewed_columns,
         relations,
@@ -349,6 +362,62 @@ impl Shape<'_> {
             Keys::Batch => statements::apply_by_key(&changes, &counts),
         }
     }
+}
+
+/// The release statements of the retained tables that have a retention period. They work on
+/// all erased subjects at once, so their tables must be reachable without `$1` filters.
+fn releases(
+    client: &SpiClient<'_>,
+    nodes: &[Node],
+    key_column: &str,
+    key_type: pg_sys::Oid,
+    batchable: bool,
+) -> Vec<ReleasePlan> {
+    let mut releases = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let Some((retain_for, retain_from)) = node.entry.as_ref().and_then(|e| e.retention.clone()) else { continue };
+        let table = &node.relation.name;
+        if !batchable {
+            ErasureError::new(
+                ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("retention of table \"{table}\" cannot be released: a filter compares with a single key ($1)"),
+            )
+            .hint("Find the subject's rows through via columns, or drop the retention period.")
+            .raise();
+        }
+        let mut parameters = Parameters::default();
+        let subject_key = subject_key(nodes, i, key_column);
+        let assignments = assignments(client, nodes, i, key_column, &subject_key, &mut parameters, &mut Vec::new());
+        if assignments.is_empty() {
+            continue;
+        }
+        let next = parameters.values.len() + 2;
+        let expiry = format!("{} + CAST(${next} AS pg_catalog.interval)", qualified(table, &retain_from));
+        let condition = format!(
+            "{} AND {expiry} <= ${} AND {expiry} > COALESCE(CAST(${} ->> {subject_key} AS pg_catalog.timestamptz), '-infinity')",
+            condition(nodes, i, key_column, Keys::Batch),
+            next + 1,
+            next + 2,
+        );
+        let returning = format!("{subject_key} AS k, CAST({expiry} AS pg_catalog.timestamptz) AS expiry");
+        let sql = statements::apply_by_key(
+            &[statements::update_cte("t", table, &assignments, &condition, &returning)],
+            &["SELECT k, pg_catalog.count(*), CAST(pg_catalog.max(expiry) AS pg_catalog.text) FROM t GROUP BY k".to_string()],
+        );
+        let keys_type = unsafe { pg_sys::get_array_type(key_type) };
+        let mut types: Vec<PgOid> = vec![PgOid::from_untagged(keys_type)];
+        types.extend(parameters.values.iter().map(|_| PgOid::from_untagged(pg_sys::TEXTOID)));
+        types.extend([pg_sys::TEXTOID, pg_sys::TIMESTAMPTZOID, pg_sys::JSONBOID].map(PgOid::from_untagged));
+        let statement = rewrap(
+            || spi(client.prepare_mut(sql.as_str(), &types)).keep(),
+            |e| {
+                ErasureError::new(code_of(e), format!("the release statement of table \"{table}\" is invalid"))
+                    .detail(e.message().to_string())
+            },
+        );
+        releases.push(ReleasePlan { table: table.clone(), statement, parameters: parameters.values, retain_for });
+    }
+    releases
 }
 
 /// The subject's table first, then every registered table after its parent, by depth and

@@ -1,6 +1,8 @@
 -- Erasure lifecycle: preview, modes (anonymize, delete, auto), idempotent repeats, the ledger
 -- (and that it holds nothing personal), is_erased and ledger_since.
+SET client_min_messages = warning;  -- whether another suite created it first does not matter
 CREATE EXTENSION IF NOT EXISTS pg_erasure;
+RESET client_min_messages;
 CREATE SCHEMA life;
 CREATE TABLE life.clients (id integer PRIMARY KEY, full_name text NOT NULL, cpf text, email text UNIQUE NOT NULL, uf text);
 CREATE TABLE life.orders (id integer PRIMARY KEY, client_id integer NOT NULL REFERENCES life.clients, status text NOT NULL, ship_to text);

@@ -1,8 +1,12 @@
 -- Bulk erasure: 10,000 customers in one anonymize_many call, 1 in 100 blocked. The blocked are
 -- untouched down to xmin, every other one is fully masked in every table exactly as a single
 -- erasure masks it, and each table is changed by one statement for the whole batch.
+SET client_min_messages = warning;  -- whether another suite created it first does not matter
 CREATE EXTENSION IF NOT EXISTS pg_erasure;
+RESET client_min_messages;
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+RESET client_min_messages;
 CREATE SCHEMA bulk;
 CREATE TABLE bulk.members (id bigint PRIMARY KEY, full_name text NOT NULL, email text UNIQUE NOT NULL, uf text NOT NULL);
 CREATE TABLE bulk.orders (id bigint PRIMARY KEY, member_id bigint NOT NULL REFERENCES bulk.members, status text NOT NULL, ship_to text);

@@ -1,7 +1,9 @@
 -- Requests with deadlines and holds: request() records them with a due date, process_requests()
 -- erases those nothing blocks and keeps the others open with their blockers and the date a hold
 -- ends; the view shows pending, blocked, overdue and done.
+SET client_min_messages = warning;  -- whether another suite created it first does not matter
 CREATE EXTENSION IF NOT EXISTS pg_erasure;
+RESET client_min_messages;
 CREATE SCHEMA req;
 CREATE TABLE req.people (id integer PRIMARY KEY, name text NOT NULL);
 CREATE TABLE req.charges (id integer PRIMARY KEY, person_id integer NOT NULL REFERENCES req.people,

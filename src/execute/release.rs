@@ -1,0 +1,106 @@
+//! Retention that ends: retained rows (invoices kept for bookkeeping law) of anonymized
+//! subjects are masked with their table's own policies once their period has passed.
+//!
+//! ```sql
+//! SELECT erasure.register_table('customer', 'billing.invoices', 'retain',
+//!        reason => 'bookkeeping law', retain_for => '5 years', retain_from => 'issued_at');
+//! SELECT * FROM erasure.release_expired();   -- e.g. nightly
+//! ```
+//!
+//! Each release is a ledger row (status `released`) whose tables record `through`, the latest
+//! expiry among the rows it masked. Rows are released in order of expiry: the next run masks
+//! only rows that expire later than that and have expired by now, so a released row is never
+//! written twice and rows inside their period are never written.
+
+use std::collections::BTreeMap;
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use serde_json::{json, Map, Value};
+
+use super::bulk::KeyArray;
+use super::ledger;
+use crate::error::*;
+use crate::plan::{cache, Plan};
+
+/// Releases the expired retained rows of `subject` (every subject when None); returns the
+/// rows masked per table.
+pub fn release_expired(subject: Option<&str>) -> Vec<(String, i64)> {
+    let subjects = match subject {
+        Some(subject) => vec![subject.to_string()],
+        None => Spi::connect(|client| crate::catalog::entries::subject_names(client)),
+    };
+    let mut released = Vec::new();
+    for subject in subjects {
+        cache::with_plan(&subject, |plan| {
+            if !plan.releases.is_empty() {
+                released.extend(Spi::connect_mut(|client| release(client, plan)));
+            }
+        });
+    }
+    released
+}
+
+fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
+    let keys: Vec<String> = spi(client.select(
+        "SELECT key FROM erasure.ledger WHERE subject = $1 AND status = 'anonymized' ORDER BY key",
+        None,
+        &[plan.subject.as_str().into()],
+    ))
+    .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
+    .collect();
+    let now: String = spi(client.select("SELECT CAST(pg_catalog.now() AS pg_catalog.text)", None, &[]).and_then(|r| r.first().get(1)))
+        .unwrap_or_default();
+    let mut totals = Vec::new();
+    let mut per_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for release in &plan.releases {
+        let mut rows = 0;
+        if !keys.is_empty() {
+            let cutoffs = previous_cutoffs(client, plan, &release.table);
+            let array = KeyArray::new(client, plan, &keys);
+            let mut arguments = vec![array.argument()];
+            arguments.extend(release.parameters.iter().map(|v| v.as_str().into()));
+            arguments.push(release.retain_for.as_str().into());
+            arguments.push(timestamptz(&now));
+            arguments.push(pgrx::JsonB(Value::Object(cutoffs)).into());
+            for row in spi(client.update(&release.statement, None, &arguments)) {
+                let key: String = spi(row.get(1)).unwrap_or_default();
+                let count: i64 = spi(row.get(2)).unwrap_or_default();
+                let through: String = spi(row.get(3)).unwrap_or_default();
+                rows += count;
+                per_key.entry(key).or_default().push(json!({
+                    "table": release.table, "action": "masked", "rows": count, "through": through,
+                }));
+            }
+        }
+        totals.push((release.table.clone(), rows));
+    }
+    let entries: Vec<(String, &str, Value)> =
+        per_key.into_iter().map(|(key, tables)| (key, "released", Value::Array(tables))).collect();
+    if !entries.is_empty() {
+        ledger::record(client, plan, "release", None, &entries);
+    }
+    totals
+}
+
+/// For each key, the latest expiry among its released rows of `table`: `{"42": "2026-…"}`.
+fn previous_cutoffs(client: &SpiClient<'_>, plan: &Plan, table: &str) -> Map<String, Value> {
+    spi(client.select(
+        "SELECT l.key, pg_catalog.max(CAST(t ->> 'through' AS pg_catalog.timestamptz))::pg_catalog.text
+           FROM erasure.ledger l, pg_catalog.jsonb_array_elements(l.tables) AS t
+          WHERE l.subject = $1 AND l.status = 'released' AND t ->> 'table' = $2
+          GROUP BY l.key",
+        None,
+        &[plan.subject.as_str().into(), table.into()],
+    ))
+    .map(|row| (spi(row.get::<String>(1)).unwrap_or_default(), json!(spi(row.get::<String>(2)).unwrap_or_default())))
+    .collect()
+}
+
+/// A timestamptz argument from its text form.
+fn timestamptz(text: &str) -> pgrx::datum::DatumWithOid<'static> {
+    let value: pgrx::datum::TimestampWithTimeZone = text.parse().unwrap_or_else(|_| {
+        ErasureError::new(ERRCODE_INTERNAL_ERROR, format!("pg_erasure could not read the time {text}")).raise()
+    });
+    value.into()
+}
