@@ -22,7 +22,8 @@ rm -rf "$PGRX_TEST_DATA"
 cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
 
 source scripts/cluster.sh
-cluster_start -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all
+cluster_start -c shared_preload_libraries=pg_stat_statements,pg_cron -c pg_stat_statements.track=all \
+  -c cron.use_background_workers=on -c cron.database_name=postgres
 
 echo "== 2/3 regression suites (pg_regress)"
 RESULTS=$(mktemp -d /tmp/pg_erasure-regress.XXXXXX)

@@ -313,3 +313,44 @@ fn erase_batches_interrupted_then_rerun_erases_each_candidate_once() {
         .collect();
     assert_eq!(statuses, vec!["deleted".to_string()]);
 }
+
+/// The nightly job of the README, run by pg_cron: a request recorded with erasure.request()
+/// is processed by the scheduled erasure.process_requests() and shows as done. pg_cron 1.4
+/// runs jobs at minute boundaries, so this waits up to about a minute.
+#[test]
+fn process_requests_runs_under_pg_cron() {
+    let db = TestDb::create("cron");
+    let mut cron = connect_to("postgres");
+    cron.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_cron").unwrap_or_else(|e| {
+        panic!("pg_cron must be preloaded in the test cluster (scripts/test.sh does it): {}", describe(&e))
+    });
+    let mut shop = db.connect();
+    let request: i64 = shop.query_one("SELECT erasure.request('customer', 1, 'TICKET-9')", &[]).unwrap().get(0);
+    let job: i64 = cron
+        .query_one(
+            "SELECT cron.schedule_in_database('pg_erasure-test', '* * * * *',
+                                              'SELECT count(*) FROM erasure.process_requests()', $1)",
+            &[&db.name],
+        )
+        .unwrap()
+        .get(0);
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let status = loop {
+        let status: String =
+            shop.query_one("SELECT status FROM erasure.requests WHERE id = $1", &[&request]).unwrap().get(0);
+        if status == "done" || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    cron.execute("SELECT cron.unschedule($1::bigint)", &[&job]).unwrap();
+    assert_eq!(status, "done", "the scheduled process_requests() should have erased customer 1");
+    let runs: Vec<String> = cron
+        .query("SELECT status FROM cron.job_run_details WHERE jobid = $1", &[&job])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(runs.iter().any(|s| s == "succeeded"), "pg_cron runs: {runs:?}");
+    assert_eq!(customer(&mut shop, 1), ("Xxxx".into(), "erased-1@invalid.example".into()));
+}

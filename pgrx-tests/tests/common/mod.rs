@@ -47,7 +47,7 @@ fn config(dbname: &str) -> Config {
     config
 }
 
-fn connect_to(dbname: &str) -> Client {
+pub fn connect_to(dbname: &str) -> Client {
     config(dbname)
         .connect(NoTls)
         .unwrap_or_else(|e| panic!("cannot connect to database {dbname:?} (PGHOST={:?}): {e}", env_var("PGHOST")))
