@@ -150,7 +150,14 @@ pub fn register_table(r: TableRegistration) {
             .raise(),
         }
         if let Some(filter) = &r.filter {
-            if !sql_check::is_single_expression(filter) {
+            let single = rewrap(
+                || sql_check::is_single_expression(filter),
+                |e| {
+                    ErasureError::new(code_of(e), format!("filter of table \"{}\" is invalid", relation.name))
+                        .detail(format!("{} (filter: {filter})", e.message()))
+                },
+            );
+            if !single {
                 ErasureError::new(
                     ERRCODE_SYNTAX_ERROR,
                     format!("filter of table \"{}\" is not a single SQL condition", relation.name),

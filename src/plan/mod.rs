@@ -534,8 +534,16 @@ fn subject_key(nodes: &[Node], i: usize, key_column: &str) -> String {
 fn needs_one_key(nodes: &[Node], i: usize) -> bool {
     let Some(entry) = &nodes[i].entry else { return false };
     let own = entry.filter.as_ref().is_some_and(|filter| {
-        let probe = format!("SELECT FROM {} WHERE {}", nodes[i].relation.name, statements::embedded(filter));
-        crate::catalog::sql_check::parameter_count(&probe) > 0
+        let table = &nodes[i].relation.name;
+        let probe = format!("SELECT FROM {table} WHERE {}", statements::embedded(filter));
+        let count = rewrap(
+            || crate::catalog::sql_check::parameter_count(&probe),
+            |e| {
+                ErasureError::new(code_of(e), format!("filter of table \"{table}\" is invalid"))
+                    .detail(format!("{} (filter: {filter})", e.message()))
+            },
+        );
+        count > 0
     });
     own || nodes.iter().position(|n| n.relation.oid == entry.parent).is_some_and(|p| needs_one_key(nodes, p))
 }
