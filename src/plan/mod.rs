@@ -623,7 +623,7 @@ fn policy_strategy(relation: &Relation, column: &Column, name: &str, params: &se
     };
     let strategy = Strategy::parse(name, params).unwrap_or_else(|_| invalid(format!("Strategy {name} with params {params}.")));
     if let Some(why) = strategy.misfit(column) {
-        invalid(format!("Strategy {name}: {why}."));
+        invalid(format!("{why} (strategy {name})."));
     }
     strategy
 }
