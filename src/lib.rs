@@ -141,8 +141,10 @@ fn anonymize_many(
     // Every element through its type's text form, as for a single id.
     let texts: Vec<Option<String>> = Spi::connect(|client| {
         let argument = unsafe { pgrx::datum::DatumWithOid::new(ids.datum(), ids.oid()) };
-        error::spi(client.select("SELECT CAST($1 AS pg_catalog.text[])", None, &[argument]).and_then(|r| r.first().get(1)))
-            .unwrap_or_default()
+        error::spi(
+            client.select("SELECT CAST($1 AS pg_catalog.text[])", None, &[argument]).and_then(|r| r.first().get(1)),
+        )
+        .unwrap_or_default()
     });
     let texts: Vec<String> = texts.into_iter().map(|t| require(t, "elements of ids")).collect();
     let lines = execute::bulk::erase_many(require(subject, "subject"), &texts, mode);
@@ -168,13 +170,10 @@ fn is_erased(subject: Option<&str>, id: Option<AnyElement>) -> bool {
 fn hmac_sha256(value: &str) -> String {
     use hmac::{Hmac, Mac};
     let key = gucs::HMAC_KEY.get().filter(|k| !k.is_empty()).unwrap_or_else(|| {
-        error::ErasureError::new(
-            error::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "erasure.hmac_key is not set",
-        )
-        .detail("The hmac masking strategy needs a secret key.")
-        .hint("A superuser sets it, e.g. ALTER DATABASE shop SET erasure.hmac_key = '<secret>'.")
-        .raise()
+        error::ErasureError::new(error::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "erasure.hmac_key is not set")
+            .detail("The hmac masking strategy needs a secret key.")
+            .hint("A superuser sets it, e.g. ALTER DATABASE shop SET erasure.hmac_key = '<secret>'.")
+            .raise()
     });
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(value.as_bytes());
@@ -190,13 +189,8 @@ mod tests {
     fn hmac_is_keyed_sha256() {
         Spi::run("SET erasure.hmac_key = 'key'").unwrap();
         // The published HMAC-SHA-256 test vector for key "key" and this message.
-        let mac = Spi::get_one::<String>(
-            "SELECT erasure.hmac_sha256('The quick brown fox jumps over the lazy dog')",
-        );
-        assert_eq!(
-            mac,
-            Ok(Some("f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8".to_string()))
-        );
+        let mac = Spi::get_one::<String>("SELECT erasure.hmac_sha256('The quick brown fox jumps over the lazy dog')");
+        assert_eq!(mac, Ok(Some("f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8".to_string())));
     }
 
     #[pg_test(error = "erasure.hmac_key is not set")]

@@ -58,7 +58,8 @@ fn erasure_waits_for_a_row_locked_by_another_session() {
             (102, Some("delivered".into()), Some("Unknown customer".into())),
         ]
     );
-    let billed: String = observer.query_one("SELECT billed_name FROM billing.invoices WHERE id = 1", &[]).unwrap().get(0);
+    let billed: String =
+        observer.query_one("SELECT billed_name FROM billing.invoices WHERE id = 1", &[]).unwrap().get(0);
     assert_eq!(billed, "Alice Almeida", "retained invoices must stay unchanged");
     // Other customers are untouched.
     assert_eq!(customer(&mut observer, 2), ("Bruno Barros".into(), "bruno@example.com".into()));
@@ -169,7 +170,8 @@ fn erasures_of_unrelated_customers_run_concurrently() {
     b.batch_execute("SET statement_timeout = '5s'").unwrap();
     let second = spawn("erasure of customer 2", move || anonymize(&mut b, 2));
     let (result, second_done) = second.finish(Duration::from_secs(5));
-    let report = result.unwrap_or_else(|e| panic!("erasure of customer 2 while customer 1's is open: {}", describe(&e)));
+    let report =
+        result.unwrap_or_else(|e| panic!("erasure of customer 2 while customer 1's is open: {}", describe(&e)));
     assert_eq!(report.status, "anonymized", "report: {}", report.text);
 
     // Customer 2's erasure is committed while customer 1's is still open (and invisible).
@@ -247,7 +249,11 @@ fn erasure_is_notified_only_on_commit() {
     for expected in [r#""subject":"customer""#, r#""key":"1""#, r#""status":"anonymized""#] {
         assert!(payload.contains(expected), "payload {payload} lacks {expected}");
     }
-    assert!(report.text.contains(&format!(r#""request_id": {}"#, request_id(payload))), "report {} vs payload {payload}", report.text);
+    assert!(
+        report.text.contains(&format!(r#""request_id": {}"#, request_id(payload))),
+        "report {} vs payload {payload}",
+        report.text
+    );
 }
 
 fn request_id(payload: &str) -> String {

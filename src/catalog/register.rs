@@ -102,7 +102,9 @@ pub fn register_table(r: TableRegistration) {
                 ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("table \"{}\" is the own table of erasure subject \"{}\"", relation.name, subject.subject),
             )
-            .detail("The subject's table is registered by erasure.register_subject() and masked by its column policies.")
+            .detail(
+                "The subject's table is registered by erasure.register_subject() and masked by its column policies.",
+            )
             .raise();
         }
         let parent = schema::relation(client, r.parent.unwrap_or(subject.tbl));
@@ -137,14 +139,20 @@ pub fn register_table(r: TableRegistration) {
                 if !schema::column(&relation, &columns, column).is_date_or_timestamp() {
                     ErasureError::new(
                         ERRCODE_DATATYPE_MISMATCH,
-                        format!("retain_from column \"{column}\" of relation \"{}\" is not a date or timestamp", relation.name),
+                        format!(
+                            "retain_from column \"{column}\" of relation \"{}\" is not a date or timestamp",
+                            relation.name
+                        ),
                     )
                     .raise();
                 }
             }
             _ => ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
-                format!("retention of table \"{}\" needs action retain, retain_for and retain_from together", relation.name),
+                format!(
+                    "retention of table \"{}\" needs action retain, retain_for and retain_from together",
+                    relation.name
+                ),
             )
             .hint("E.g. action => 'retain', retain_for => '5 years', retain_from => 'issued_at'.")
             .raise(),
@@ -234,8 +242,11 @@ fn resolve_link(
         return (via, fk.referenced.clone());
     }
     // Without a declared foreign key, one column may still hold the parent's key.
-    let parent_key =
-        if parent.oid == subject.tbl { vec![subject.key_column.clone()] } else { schema::primary_key(client, parent.oid) };
+    let parent_key = if parent.oid == subject.tbl {
+        vec![subject.key_column.clone()]
+    } else {
+        schema::primary_key(client, parent.oid)
+    };
     if via.len() == 1 && parent_key.len() == 1 {
         return (via, parent_key);
     }
@@ -283,7 +294,10 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
             let code = if why.contains("NOT NULL") { ERRCODE_NOT_NULL_VIOLATION } else { ERRCODE_DATATYPE_MISMATCH };
             ErasureError::new(
                 code,
-                format!("masking strategy \"{strategy_name}\" cannot be used on column \"{col}\" of relation \"{}\"", relation.name),
+                format!(
+                    "masking strategy \"{strategy_name}\" cannot be used on column \"{col}\" of relation \"{}\"",
+                    relation.name
+                ),
             )
             .detail(format!("{why}."))
             .raise();
@@ -322,16 +336,22 @@ fn check_values(client: &SpiClient<'_>, relation: &Relation, column: &schema::Co
             rewrap(
                 || spi(client.select(sql.as_str(), None, &[text.as_str().into()])),
                 |e| {
-                    ErasureError::new(code_of(e), format!("constant {value} cannot be cast to type {} of {column_name}", column.type_sql))
-                        .detail(e.message().to_string())
+                    ErasureError::new(
+                        code_of(e),
+                        format!("constant {value} cannot be cast to type {} of {column_name}", column.type_sql),
+                    )
+                    .detail(e.message().to_string())
                 },
             );
         }
         Strategy::Expression(sql) => {
             if !sql_check::is_single_expression(sql) {
-                ErasureError::new(ERRCODE_SYNTAX_ERROR, format!("expression for {column_name} is not a single SQL expression"))
-                    .detail(format!("expression: {sql}"))
-                    .raise();
+                ErasureError::new(
+                    ERRCODE_SYNTAX_ERROR,
+                    format!("expression for {column_name} is not a single SQL expression"),
+                )
+                .detail(format!("expression: {sql}"))
+                .raise();
             }
             let probe = format!("SELECT CAST((\n{sql}\n) AS {}) FROM {} LIMIT 0", column.type_sql, relation.name);
             rewrap(
@@ -370,9 +390,12 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         };
         let single = rewrap(|| sql_check::is_single_select(query), invalid);
         if !single {
-            ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, format!("query of blocker \"{name}\" is not a single SELECT"))
-                .detail(format!("query: {query}"))
-                .raise();
+            ErasureError::new(
+                ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("query of blocker \"{name}\" is not a single SELECT"),
+            )
+            .detail(format!("query: {query}"))
+            .raise();
         }
         let parameters = rewrap(|| sql_check::parameter_count(query), invalid);
         if parameters != 1 {

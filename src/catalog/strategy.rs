@@ -156,12 +156,21 @@ mod tests {
             ("null", json!({}), Strategy::Null),
             ("constant", json!({"value": "Xxxx"}), Strategy::Constant(json!("Xxxx"))),
             ("constant", json!({"value": false}), Strategy::Constant(json!(false))),
-            ("placeholder", json!({"template": "erased-{key}@invalid.example"}),
-                Strategy::Placeholder("erased-{key}@invalid.example".into())),
-            ("jsonb_remove", json!({"keys": ["name", "address.street"]}),
-                Strategy::JsonbRemove(vec!["name".into(), "address.street".into()])),
-            ("expression", json!({"sql": "coalesce(company, 'Xxxx')"}),
-                Strategy::Expression("coalesce(company, 'Xxxx')".into())),
+            (
+                "placeholder",
+                json!({"template": "erased-{key}@invalid.example"}),
+                Strategy::Placeholder("erased-{key}@invalid.example".into()),
+            ),
+            (
+                "jsonb_remove",
+                json!({"keys": ["name", "address.street"]}),
+                Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]),
+            ),
+            (
+                "expression",
+                json!({"sql": "coalesce(company, 'Xxxx')"}),
+                Strategy::Expression("coalesce(company, 'Xxxx')".into()),
+            ),
             ("now", json!({}), Strategy::Now),
         ];
         for (name, params, expected) in cases {

@@ -21,13 +21,13 @@ impl Key {
     /// Converts `id` to the plan's key type; an id the type does not accept raises 22P02.
     pub fn parse(plan: &Plan, id: &str) -> Key {
         let invalid = |detail: String| -> ! {
-            ErasureError::new(
-                ERRCODE_INVALID_TEXT_REPRESENTATION,
-                format!("invalid {} key \"{id}\"", plan.subject),
-            )
-            .detail(detail)
-            .hint(format!("The key column {}.{} is of type {}.", plan.subject_table, plan.key_column, plan.key_type_sql))
-            .raise()
+            ErasureError::new(ERRCODE_INVALID_TEXT_REPRESENTATION, format!("invalid {} key \"{id}\"", plan.subject))
+                .detail(detail)
+                .hint(format!(
+                    "The key column {}.{} is of type {}.",
+                    plan.subject_table, plan.key_column, plan.key_type_sql
+                ))
+                .raise()
         };
         let text = CString::new(id).unwrap_or_else(|_| invalid("It contains a NUL byte.".into()));
         unsafe {
@@ -35,7 +35,10 @@ impl Key {
             pg_sys::getTypeInputInfo(plan.key_type, &mut input, &mut ioparam);
             let datum = rewrap(
                 || pg_sys::OidInputFunctionCall(input, text.as_ptr() as *mut _, ioparam, -1),
-                |e| ErasureError::new(code_of(e), format!("invalid {} key \"{id}\"", plan.subject)).detail(e.message().to_string()),
+                |e| {
+                    ErasureError::new(code_of(e), format!("invalid {} key \"{id}\"", plan.subject))
+                        .detail(e.message().to_string())
+                },
             );
             Key { datum, type_oid: plan.key_type, text: output(datum, plan.key_type) }
         }

@@ -2,7 +2,6 @@
 //! personal; and the notification that tells other systems, sent by PostgreSQL only if the
 //! erasure commits.
 
-
 use pgrx::spi::SpiClient;
 use serde_json::{json, Value};
 
@@ -65,14 +64,7 @@ pub fn record(
           ORDER BY e.n
          RETURNING request_id",
         None,
-        &[
-            plan.subject.as_str().into(),
-            mode.into(),
-            reference.into(),
-            keys.into(),
-            statuses.into(),
-            tables.into(),
-        ],
+        &[plan.subject.as_str().into(), mode.into(), reference.into(), keys.into(), statuses.into(), tables.into()],
     ))
     .map(|row| spi(row.get::<i64>(1)).unwrap_or_default())
     .collect();

@@ -33,14 +33,11 @@ pub fn with_lock_timeout<R>(f: impl FnOnce() -> R) -> R {
 /// whose rows (`who`: `customer "42"`), any other error passes unchanged.
 pub fn run<R>(who: &str, table: &str, f: impl FnOnce() -> R) -> R {
     rewrap_code(ERRCODE_LOCK_NOT_AVAILABLE, f, |_| {
-        ErasureError::new(
-            ERRCODE_LOCK_NOT_AVAILABLE,
-            format!("could not lock the rows of {who} in table \"{table}\""),
-        )
-        .detail(format!(
-            "Another transaction held them longer than erasure.lock_timeout ({} ms); nothing was changed.",
-            gucs::LOCK_TIMEOUT_MS.get()
-        ))
-        .hint("Retry when that transaction has ended, or raise erasure.lock_timeout.")
+        ErasureError::new(ERRCODE_LOCK_NOT_AVAILABLE, format!("could not lock the rows of {who} in table \"{table}\""))
+            .detail(format!(
+                "Another transaction held them longer than erasure.lock_timeout ({} ms); nothing was changed.",
+                gucs::LOCK_TIMEOUT_MS.get()
+            ))
+            .hint("Retry when that transaction has ended, or raise erasure.lock_timeout.")
     })
 }

@@ -89,9 +89,8 @@ pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pg
     cache::with_plan(subject, |plan| {
         require_tables(plan);
         let key = Key::parse(plan, id);
-        let outcome = locks::with_lock_timeout(|| {
-            Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference))
-        });
+        let outcome =
+            locks::with_lock_timeout(|| Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference)));
         match outcome {
             Outcome::Erased(report) | Outcome::AlreadyErased(report) => pgrx::JsonB(report),
             Outcome::Blocked(items) => blockers::refuse(plan, &key, &items),
@@ -108,9 +107,8 @@ pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pg
 
 pub fn erase_one(client: &mut SpiClient<'_>, plan: &Plan, key: &Key, mode: Mode, reference: Option<&str>) -> Outcome {
     let who = format!("{} \"{}\"", plan.subject, key.text);
-    let found = locks::run(&who, &plan.subject_table, || {
-        spi(client.update(&plan.lock_subject, None, &[key.argument()])).len()
-    });
+    let found =
+        locks::run(&who, &plan.subject_table, || spi(client.update(&plan.lock_subject, None, &[key.argument()])).len());
     // Checked after the lock: a concurrent erasure of the same subject has committed its
     // ledger row by the time this one gets the lock.
     if let Some(entry) = ledger::find(client, plan, key) {
@@ -123,7 +121,8 @@ pub fn erase_one(client: &mut SpiClient<'_>, plan: &Plan, key: &Key, mode: Mode,
     if !items.is_empty() {
         return Outcome::Blocked(items);
     }
-    let census = if mode == Mode::Anonymize { Vec::new() } else { counts(client, plan, &plan.census, &[key.argument()]) };
+    let census =
+        if mode == Mode::Anonymize { Vec::new() } else { counts(client, plan, &plan.census, &[key.argument()]) };
     let (decision, why) = match decide(plan, mode, &census) {
         Ok(decided) => decided,
         Err(refusal) => return Outcome::Refused(refusal),
@@ -141,7 +140,8 @@ pub fn erase_one(client: &mut SpiClient<'_>, plan: &Plan, key: &Key, mode: Mode,
     };
     let tables = report::tables(plan, decision, &rows);
     let status = report::status(decision);
-    let request_id = ledger::record(client, plan, mode.as_str(), reference, &[(key.text.clone(), status, tables.clone())])[0];
+    let request_id =
+        ledger::record(client, plan, mode.as_str(), reference, &[(key.text.clone(), status, tables.clone())])[0];
     Outcome::Erased(report::erased(plan, &key.text, status, mode, why, request_id, tables))
 }
 
@@ -249,7 +249,12 @@ pub fn auto_decision(plan: &Plan, rows: &[i64]) -> Decision {
 }
 
 /// Runs a statement of the plan that returns one count per table.
-fn counts(client: &SpiClient<'_>, plan: &Plan, statement: &pgrx::spi::OwnedPreparedStatement, arguments: &[pgrx::datum::DatumWithOid<'_>]) -> Vec<i64> {
+fn counts(
+    client: &SpiClient<'_>,
+    plan: &Plan,
+    statement: &pgrx::spi::OwnedPreparedStatement,
+    arguments: &[pgrx::datum::DatumWithOid<'_>],
+) -> Vec<i64> {
     let row = spi(client.select(statement, None, arguments)).first();
     (1..=plan.outcomes.len()).map(|i| spi(row.get::<i64>(i)).unwrap_or(0)).collect()
 }

@@ -49,8 +49,10 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
     ))
     .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
     .collect();
-    let now: String = spi(client.select("SELECT CAST(pg_catalog.now() AS pg_catalog.text)", None, &[]).and_then(|r| r.first().get(1)))
-        .unwrap_or_default();
+    let now: String = spi(client
+        .select("SELECT CAST(pg_catalog.now() AS pg_catalog.text)", None, &[])
+        .and_then(|r| r.first().get(1)))
+    .unwrap_or_default();
     let mut totals = Vec::new();
     let mut per_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for release in &plan.releases {

@@ -84,7 +84,14 @@ pub fn already_erased(plan: &Plan, key: &str, entry: &Entry) -> Value {
 
 /// The confirmation screen: who (summary), what would happen (decision, tables), and what
 /// stands in the way (blockers). `decision` is None when blockers forbid the erasure.
-pub fn preview(plan: &Plan, key: &Key, summary: Value, decision: Option<Decision>, items: &[Item], rows: &[i64]) -> pgrx::JsonB {
+pub fn preview(
+    plan: &Plan,
+    key: &Key,
+    summary: Value,
+    decision: Option<Decision>,
+    items: &[Item],
+    rows: &[i64],
+) -> pgrx::JsonB {
     let label = match decision {
         Some(Decision::Anonymize) => "anonymize",
         Some(Decision::Delete) => "delete",

@@ -29,8 +29,7 @@ pub fn init() {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    let watched = relid == pg_sys::InvalidOid
-        || WATCHED.with(|w| w.try_borrow().map_or(true, |w| w.contains(&relid)));
+    let watched = relid == pg_sys::InvalidOid || WATCHED.with(|w| w.try_borrow().map_or(true, |w| w.contains(&relid)));
     if watched {
         STALE.with(|s| s.set(true));
     }

@@ -185,12 +185,13 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
     // The batch form adds the same parameter values in the same order: one list serves both.
     let mut batch_parameters = Parameters::default();
     for (i, node) in nodes.iter().enumerate() {
-        let assignments_keyed_by = |subject_key: &str, parameters: &mut Parameters, unreviewed: &mut Vec<String>| {
-            match node.action() {
-                Action::Mask => assignments(client, &nodes, i, &subject.key_column, subject_key, parameters, unreviewed),
+        let assignments_keyed_by =
+            |subject_key: &str, parameters: &mut Parameters, unreviewed: &mut Vec<String>| match node.action() {
+                Action::Mask => {
+                    assignments(client, &nodes, i, &subject.key_column, subject_key, parameters, unreviewed)
+                }
                 _ => Vec::new(),
-            }
-        };
+            };
         if batchable {
             batch_assignment_lists.push(assignments_keyed_by(
                 &subject_key(&nodes, i, &subject.key_column),
@@ -198,7 +199,11 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
                 &mut Vec::new(),
             ));
         }
-        assignment_lists.push(assignments_keyed_by("CAST($1 AS pg_catalog.text)", &mut parameters, &mut unreviewed_columns));
+        assignment_lists.push(assignments_keyed_by(
+            "CAST($1 AS pg_catalog.text)",
+            &mut parameters,
+            &mut unreviewed_columns,
+        ));
         lock_orders.push(schema::primary_key(client, node.relation.oid));
     }
     let outcomes = nodes
@@ -211,30 +216,43 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         .collect();
     let changing = |i: usize| i > 0 && nodes[i].action() != Action::Retain;
 
-    let locks = (0..nodes.len())
-        .filter(|&i| changing(i))
-        .map(|i| {
-            let name = &nodes[i].relation.name;
-            TableLock {
-                table: name.clone(),
-                statement: prepare(
-                    statements::lock_rows(name, &conditions[i], &lock_orders[i]),
-                    &[key_type],
-                    format!("the rows of table \"{name}\" cannot be selected (check its via columns and filter)"),
-                ),
-            }
-        })
-        .collect();
-    let one = Shape { nodes: &nodes, key_column: &subject.key_column, conditions: &conditions, assignments: &assignment_lists, keys: Keys::One };
-    let mut apply_types = vec![key_type];
-    apply_types.extend(parameters.values.iter().map(|_| pg_sys::TEXTOID));
+    // The rows of every changed table, locked in key order; `$1` of type `keys_type`.
+    let table_locks = |conditions: &[String], keys_type: pg_sys::Oid| -> Vec<TableLock> {
+        (0..nodes.len())
+            .filter(|&i| changing(i))
+            .map(|i| {
+                let name = &nodes[i].relation.name;
+                TableLock {
+                    table: name.clone(),
+                    statement: prepare(
+                        statements::lock_rows(name, &conditions[i], &lock_orders[i]),
+                        &[keys_type],
+                        format!("the rows of table \"{name}\" cannot be selected (check its via columns and filter)"),
+                    ),
+                }
+            })
+            .collect()
+    };
+    // `$1` (the key, or keys) then the text parameters of the masking assignments.
+    let apply_types = |keys_type: pg_sys::Oid| -> Vec<pg_sys::Oid> {
+        std::iter::once(keys_type).chain(parameters.values.iter().map(|_| pg_sys::TEXTOID)).collect()
+    };
+    let locks = table_locks(&conditions, key_type);
+    let one = Shape {
+        nodes: &nodes,
+        key_column: &subject.key_column,
+        conditions: &conditions,
+        assignments: &assignment_lists,
+        keys: Keys::One,
+    };
     let apply = prepare(
         one.statement(Change::Anonymize),
-        &apply_types,
+        &apply_types(key_type),
         "its masking statement is invalid (check the column policies)".to_string(),
     );
     let delete_all = prepare(one.statement(Change::DeleteAll), &[key_type], "its deleting statement is invalid".into());
-    let census = prepare_as(false, one.statement(Change::Count), &[key_type], "its counting statement is invalid".into());
+    let census =
+        prepare_as(false, one.statement(Change::Count), &[key_type], "its counting statement is invalid".into());
     let summary = prepare_as(
         false,
         statements::summary(&root_name, &conditions[0], &subject.summary_columns),
@@ -249,31 +267,34 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
             (0..nodes.len()).map(|i| condition(&nodes, i, &subject.key_column, Keys::Batch)).collect();
         let shape =
             Shape { conditions: &batch_conditions, assignments: &batch_assignment_lists, keys: Keys::Batch, ..one };
-        let mut apply_types = vec![keys_type];
-        apply_types.extend(parameters.values.iter().map(|_| pg_sys::TEXTOID));
         BatchPlan {
             lock_subjects: prepare(
-                statements::lock_keys(&root_name, &batch_conditions[0], &subject_key(&nodes, 0, &subject.key_column), &subject.key_column),
+                statements::lock_keys(
+                    &root_name,
+                    &batch_conditions[0],
+                    &subject_key(&nodes, 0, &subject.key_column),
+                    &subject.key_column,
+                ),
                 &[keys_type],
                 "its batch locking statement is invalid".into(),
             ),
-            locks: (0..nodes.len())
-                .filter(|&i| changing(i))
-                .map(|i| {
-                    let name = &nodes[i].relation.name;
-                    TableLock {
-                        table: name.clone(),
-                        statement: prepare(
-                            statements::lock_rows(name, &batch_conditions[i], &lock_orders[i]),
-                            &[keys_type],
-                            format!("the rows of table \"{name}\" cannot be selected for a batch"),
-                        ),
-                    }
-                })
-                .collect(),
-            apply: prepare(shape.statement(Change::Anonymize), &apply_types, "its batch masking statement is invalid".into()),
-            delete_all: prepare(shape.statement(Change::DeleteAll), &[keys_type], "its batch deleting statement is invalid".into()),
-            census: prepare_as(false, shape.statement(Change::Count), &[keys_type], "its batch counting statement is invalid".into()),
+            locks: table_locks(&batch_conditions, keys_type),
+            apply: prepare(
+                shape.statement(Change::Anonymize),
+                &apply_types(keys_type),
+                "its batch masking statement is invalid".into(),
+            ),
+            delete_all: prepare(
+                shape.statement(Change::DeleteAll),
+                &[keys_type],
+                "its batch deleting statement is invalid".into(),
+            ),
+            census: prepare_as(
+                false,
+                shape.statement(Change::Count),
+                &[keys_type],
+                "its batch counting statement is invalid".into(),
+            ),
         }
     });
 
@@ -402,7 +423,8 @@ fn releases(
         let returning = format!("{subject_key} AS k, CAST({expiry} AS pg_catalog.timestamptz) AS expiry");
         let sql = statements::apply_by_key(
             &[statements::update_cte("t", table, &assignments, &condition, &returning)],
-            &["SELECT k, pg_catalog.count(*), CAST(pg_catalog.max(expiry) AS pg_catalog.text) FROM t GROUP BY k".to_string()],
+            &["SELECT k, pg_catalog.count(*), CAST(pg_catalog.max(expiry) AS pg_catalog.text) FROM t GROUP BY k"
+                .to_string()],
         );
         let keys_type = unsafe { pg_sys::get_array_type(key_type) };
         let mut types: Vec<PgOid> = vec![PgOid::from_untagged(keys_type)];
@@ -582,7 +604,10 @@ fn assignments(
         let Some(column) = columns.iter().find(|c| c.name == policy.col) else {
             ErasureError::new(
                 ERRCODE_UNDEFINED_COLUMN,
-                format!("column \"{}\" of relation \"{}\" has a masking policy but no longer exists", policy.col, relation.name),
+                format!(
+                    "column \"{}\" of relation \"{}\" has a masking policy but no longer exists",
+                    policy.col, relation.name
+                ),
             )
             .hint(format!("Remove the policy with erasure.drop_policy('{}', '{}').", relation.name, policy.col))
             .raise();
@@ -594,7 +619,10 @@ fn assignments(
                 format!("column \"{}\" of relation \"{}\" cannot be masked", column.name, relation.name),
             )
             .detail("It ties the subject to its rows (key or via column).")
-            .hint(format!("Set its policy to keep, or remove it with erasure.drop_policy('{}', '{}').", relation.name, column.name))
+            .hint(format!(
+                "Set its policy to keep, or remove it with erasure.drop_policy('{}', '{}').",
+                relation.name, column.name
+            ))
             .raise();
         }
         let target = statements::qualified(&relation.name, &column.name);
@@ -615,13 +643,17 @@ fn policy_strategy(relation: &Relation, column: &Column, name: &str, params: &se
     let invalid = |why: String| -> ! {
         ErasureError::new(
             ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("masking policy of column \"{}\" of relation \"{}\" is no longer valid", column.name, relation.name),
+            format!(
+                "masking policy of column \"{}\" of relation \"{}\" is no longer valid",
+                column.name, relation.name
+            ),
         )
         .detail(why)
         .hint(format!("Set it again with erasure.set_policy('{}', '{}', ...).", relation.name, column.name))
         .raise()
     };
-    let strategy = Strategy::parse(name, params).unwrap_or_else(|_| invalid(format!("Strategy {name} with params {params}.")));
+    let strategy =
+        Strategy::parse(name, params).unwrap_or_else(|_| invalid(format!("Strategy {name} with params {params}.")));
     if let Some(why) = strategy.misfit(column) {
         invalid(format!("{why} (strategy {name})."));
     }

@@ -59,7 +59,8 @@ pub fn masked_value(
         },
         Strategy::YearOnly => cast(format!("pg_catalog.date_trunc('year', {column})")),
         Strategy::Placeholder(template) => {
-            let mut value = format!("pg_catalog.replace({}, '{{key}}', {subject_key})", parameters.add(template.clone()));
+            let mut value =
+                format!("pg_catalog.replace({}, '{{key}}', {subject_key})", parameters.add(template.clone()));
             if template.contains("{uuid}") {
                 value = format!(
                     "pg_catalog.replace({value}, '{{uuid}}', CAST(pg_catalog.gen_random_uuid() AS pg_catalog.text))"
@@ -90,10 +91,7 @@ pub fn lock_rows(table: &str, condition: &str, order_by: &[String]) -> String {
     let order = if order_by.is_empty() {
         String::new()
     } else {
-        format!(
-            " ORDER BY {}",
-            order_by.iter().map(|c| qualified(table, c)).collect::<Vec<_>>().join(", ")
-        )
+        format!(" ORDER BY {}", order_by.iter().map(|c| qualified(table, c)).collect::<Vec<_>>().join(", "))
     };
     format!("SELECT FROM {table} WHERE {condition}{order} FOR UPDATE")
 }
@@ -104,10 +102,7 @@ pub fn count_rows(table: &str, condition: &str) -> String {
 
 /// The subject's summary columns as one jsonb object (`{}` when there are none).
 pub fn summary(table: &str, condition: &str, columns: &[String]) -> String {
-    let pairs: Vec<String> = columns
-        .iter()
-        .map(|c| format!("{}, {}", quote_literal(c), qualified(table, c)))
-        .collect();
+    let pairs: Vec<String> = columns.iter().map(|c| format!("{}, {}", quote_literal(c), qualified(table, c))).collect();
     format!("SELECT pg_catalog.jsonb_build_object({}) FROM {table} WHERE {condition}", pairs.join(", "))
 }
 
@@ -193,7 +188,13 @@ mod tests {
     #[pg_test]
     fn jsonb_remove_chains_one_path_per_parameter() {
         let mut p = Parameters::default();
-        let v = masked_value("doc", "jsonb", &Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]), KEY, &mut p);
+        let v = masked_value(
+            "doc",
+            "jsonb",
+            &Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]),
+            KEY,
+            &mut p,
+        );
         assert_eq!(
             v.as_deref(),
             Some("((doc OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($2, '.')) OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($3, '.'))")

@@ -158,10 +158,8 @@ pub struct Report {
 
 /// `SELECT erasure.anonymize_customer(id)`.
 pub fn anonymize(client: &mut Client, id: i64) -> Result<Report, postgres::Error> {
-    let row = client.query_one(
-        "SELECT r ->> 'status', r::text FROM erasure.anonymize_customer($1::bigint) AS r",
-        &[&id],
-    )?;
+    let row =
+        client.query_one("SELECT r ->> 'status', r::text FROM erasure.anonymize_customer($1::bigint) AS r", &[&id])?;
     Ok(Report { status: row.get(0), text: row.get(1) })
 }
 
@@ -195,10 +193,7 @@ pub fn customer(client: &mut Client, id: i64) -> (String, String) {
 /// (id, status, ship_name) of a customer's orders, by id.
 pub fn orders(client: &mut Client, customer_id: i64) -> Vec<(i64, Option<String>, Option<String>)> {
     client
-        .query(
-            "SELECT id, status, ship_name FROM shop.orders WHERE customer_id = $1 ORDER BY id",
-            &[&customer_id],
-        )
+        .query("SELECT id, status, ship_name FROM shop.orders WHERE customer_id = $1 ORDER BY id", &[&customer_id])
         .expect("orders")
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
