@@ -117,3 +117,11 @@ SELECT name, message FROM erasure.blockers WHERE subject = 'regcust';
 -- Renaming a registered table keeps its registration (regclass).
 ALTER TABLE reg.items RENAME TO order_items;
 SELECT tbl FROM erasure.tables WHERE subject = 'regcust' AND parent = 'reg.orders'::regclass;
+
+-- Every function, procedure, table and view of the extension carries a COMMENT.
+SELECT p.oid::regprocedure::text AS uncommented
+  FROM pg_proc p WHERE p.pronamespace = 'erasure'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL
+UNION ALL
+SELECT c.oid::regclass::text
+  FROM pg_class c WHERE c.relnamespace = 'erasure'::regnamespace AND c.relkind IN ('r', 'v')
+   AND obj_description(c.oid, 'pg_class') IS NULL;
