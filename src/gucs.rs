@@ -5,6 +5,8 @@
 //!   left as it was.
 //! - `erasure.response_days`: how many days a request may wait before it is overdue (GDPR:
 //!   one month; LGPD users set 15).
+//! - `erasure.require_complete`: strict mode; erasures refuse while `erasure.check()` reports an
+//!   error for their subject.
 //! - `erasure.hmac_key`: the secret of the `hmac` strategy. Superuser-only to set and to read,
 //!   and hidden from SHOW ALL / pg_settings for everybody else.
 
@@ -14,6 +16,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 pub static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
 pub static RESPONSE_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+pub static REQUIRE_COMPLETE: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static HMAC_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub fn init() {
@@ -34,6 +37,14 @@ pub fn init() {
         &RESPONSE_DAYS,
         1,
         3650,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"erasure.require_complete",
+        c"Refuse erasures while erasure.check() reports an error for their subject.",
+        c"Recommended in production: an incomplete catalog would leave personal data behind.",
+        &REQUIRE_COMPLETE,
         GucContext::Userset,
         GucFlags::default(),
     );

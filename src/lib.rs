@@ -29,6 +29,7 @@ use error::require;
 
 extension_sql_file!("../sql/catalog.sql", name = "catalog", bootstrap);
 extension_sql_file!("../sql/api.sql", name = "api", finalize);
+extension_sql_file!("../sql/check.sql", name = "check", requires = ["api"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

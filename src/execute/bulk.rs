@@ -19,7 +19,7 @@ use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use serde_json::{json, Value};
 
 use super::key::Key;
-use super::{blockers, decide, erase_one, ledger, locks, report, require_tables, Decision, Mode, Outcome};
+use super::{blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, Decision, Mode, Outcome};
 use crate::error::*;
 use crate::plan::{cache, BatchPlan, Plan};
 
@@ -33,6 +33,7 @@ pub struct Line {
 pub fn erase_many(subject: &str, ids: &[String], mode: Mode) -> Vec<Line> {
     cache::with_plan(subject, |plan| {
         require_tables(plan);
+        require_complete(plan);
         let mut seen = HashSet::new();
         let keys: Vec<Key> =
             ids.iter().map(|id| Key::parse(plan, id)).filter(|key| seen.insert(key.text.clone())).collect();

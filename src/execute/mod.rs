@@ -88,6 +88,7 @@ pub enum Outcome {
 pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pgrx::JsonB {
     cache::with_plan(subject, |plan| {
         require_tables(plan);
+        require_complete(plan);
         let key = Key::parse(plan, id);
         let outcome =
             locks::with_lock_timeout(|| Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference)));
@@ -188,6 +189,39 @@ pub fn is_erased(subject: &str, id: &str) -> bool {
         let key = Key::parse(plan, id);
         Spi::connect(|client| ledger::find(client, plan, &key).is_some())
     })
+}
+
+/// Strict mode (`erasure.require_complete`): refuses while the catalog leaves something of
+/// the subject uncovered.
+pub fn require_complete(plan: &Plan) {
+    if !crate::gucs::REQUIRE_COMPLETE.get() {
+        return;
+    }
+    let errors = plan.check_errors.get_or_init(|| {
+        Spi::connect(|client| {
+            spi(client.select(
+                "SELECT c.tbl::pg_catalog.text || COALESCE('.' || c.col, '') || ': ' || c.problem
+                   FROM erasure.check($1) c WHERE c.severity = 'error' ORDER BY 1",
+                None,
+                &[plan.subject.as_str().into()],
+            ))
+            .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
+            .collect()
+        })
+    });
+    if !errors.is_empty() {
+        ErasureError::new(
+            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("the erasure catalog of subject \"{}\" is incomplete: {} errors", plan.subject, errors.len()),
+        )
+        .detail(errors.join("\n"))
+        .hint(format!(
+            "SELECT * FROM erasure.check('{0}') shows how to fix each; erasure.suggest_policies('{0}') drafts the calls. \
+             erasure.require_complete is on.",
+            plan.subject.replace('\'', "''")
+        ))
+        .raise();
+    }
 }
 
 pub fn require_tables(plan: &Plan) {

@@ -98,6 +98,9 @@ pub struct Plan {
     pub unreviewed_columns: Vec<String>,
     /// Relations whose change makes this plan stale.
     pub relations: Vec<pg_sys::Oid>,
+    /// The errors `erasure.check()` reports for the subject, computed when strict mode first
+    /// needs them; anything that could change them also makes the plan stale.
+    pub check_errors: std::cell::OnceCell<Vec<String>>,
 }
 
 /// A table of the plan: the subject's own table (no `entry`) or a registered one.
@@ -323,6 +326,7 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         outcomes,
         unreviewed_columns,
         relations,
+        check_errors: std::cell::OnceCell::new(),
     }
 }
 

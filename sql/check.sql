@@ -1,0 +1,182 @@
+-- The safety net: what the catalog does not cover, or covers wrongly, before an erasure leaves
+-- personal data behind. Plain SQL over PostgreSQL's catalogs and pg_erasure's.
+
+-- Column names that usually hold personal data, in English, Portuguese, French, Italian and
+-- Swedish (word parts, matched case-insensitively).
+CREATE FUNCTION erasure.personal_name_pattern() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '(e_?mail|phone|fone|telefon|mobile|cell|celular|cpf|cnpj|ssn|personnummer|iban|ip_?addr|(^|_)ip($|_)|'
+             || 'name|nome|nom($|_)|namn|cognome|prenom|address|endereco|adresse|indirizzo|adress|street|rua($|_)|'
+             || 'birth|nascimento|naissance|nascita|fodelse|fødelse|födelse)' $$;
+COMMENT ON FUNCTION erasure.personal_name_pattern() IS
+    'The regular expression erasure.check() matches column names against to flag columns that look personal.';
+
+CREATE FUNCTION erasure.registered_tables(subject text DEFAULT NULL)
+RETURNS TABLE(subject text, tbl regclass, action text, reason text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.subject, s.tbl, 'mask', NULL FROM erasure.subjects s WHERE $1 IS NULL OR s.subject = $1
+    UNION ALL
+    SELECT t.subject, t.tbl, t.action, t.reason FROM erasure.tables t WHERE $1 IS NULL OR t.subject = $1
+$$;
+COMMENT ON FUNCTION erasure.registered_tables(text) IS
+    'The tables registered for a subject (every subject when NULL), its own table included (as mask).';
+
+CREATE FUNCTION erasure.check(subject text DEFAULT NULL)
+RETURNS TABLE(severity text, tbl regclass, col name, problem text, hint text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    keep record;
+    looks_personal boolean;
+BEGIN
+    -- Columns of masked tables nobody decided on.
+    RETURN QUERY
+    SELECT 'error', r.tbl, a.attname, 'column has no masking policy: the erasure leaves it as it is',
+           format('SELECT erasure.set_policy(%L, %L, ''keep'');  -- or null, constant, ...', r.tbl::text, a.attname)
+      FROM erasure.registered_tables($1) r
+      JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     WHERE r.action = 'mask'
+       AND NOT EXISTS (SELECT FROM erasure.column_policies p WHERE p.tbl = r.tbl AND p.col = a.attname)
+       -- the key, via columns and the columns via columns reference tie rows together: never masked
+       AND NOT EXISTS (SELECT FROM erasure.subjects s WHERE s.tbl = r.tbl AND s.key_column = a.attname)
+       AND NOT EXISTS (SELECT FROM erasure.tables t WHERE t.tbl = r.tbl AND a.attname = ANY (t.via))
+       AND NOT EXISTS (SELECT FROM erasure.tables t WHERE t.parent = r.tbl AND a.attname = ANY (t.parent_columns));
+
+    -- Tables that reference a registered table through a foreign key but are not registered.
+    RETURN QUERY
+    SELECT DISTINCT 'error', c.conrelid::regclass, NULL::name,
+           format('not registered, but references %s (foreign key %s): rows reachable from the subject that no rule covers',
+                  c.confrelid::regclass, c.conname),
+           format('SELECT erasure.register_table(%L, %L, ''mask'', parent => %L);', r.subject, c.conrelid::regclass::text,
+                  c.confrelid::regclass::text)
+      FROM erasure.registered_tables($1) r
+      JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = r.tbl AND c.conparentid = 0
+     WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.conrelid)
+       AND c.conrelid <> r.tbl
+       AND c.conrelid::regclass::text NOT LIKE 'erasure.%';
+
+    -- Policies the table no longer allows, or that will fail on the second erasure.
+    RETURN QUERY
+    SELECT 'error', p.tbl, p.col, problem.text, format('SELECT erasure.drop_policy(%L, %L);  -- then set it again', p.tbl::text, p.col)
+      FROM erasure.column_policies p
+      JOIN erasure.registered_tables($1) r ON r.tbl = p.tbl AND r.action = 'mask'
+      LEFT JOIN pg_attribute a ON a.attrelid = p.tbl AND a.attname = p.col AND NOT a.attisdropped
+      LEFT JOIN pg_type ty ON ty.oid = a.atttypid
+      CROSS JOIN LATERAL (SELECT CASE
+          WHEN a.attname IS NULL THEN 'the column no longer exists'
+          WHEN p.strategy = 'null' AND a.attnotnull THEN 'strategy null on a column that is now NOT NULL'
+          WHEN p.strategy IN ('blank', 'hmac') AND ty.typcategory <> 'S' THEN format('strategy %s on a column now of type %s', p.strategy, format_type(a.atttypid, a.atttypmod))
+          WHEN p.strategy IN ('year_only', 'now') AND ty.typcategory <> 'D' THEN format('strategy %s on a column now of type %s', p.strategy, format_type(a.atttypid, a.atttypmod))
+          WHEN p.strategy = 'jsonb_remove' AND a.atttypid <> 'jsonb'::regtype THEN format('strategy jsonb_remove on a column now of type %s', format_type(a.atttypid, a.atttypmod))
+          WHEN p.strategy IN ('constant', 'blank') AND EXISTS (
+                 SELECT FROM pg_index i WHERE i.indrelid = p.tbl AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)
+            THEN format('strategy %s on a UNIQUE column: the second erasure would fail', p.strategy)
+          END AS text) AS problem
+     WHERE problem.text IS NOT NULL;
+
+    -- Columns kept as they are although their name or their values look personal.
+    FOR keep IN
+        SELECT p.tbl, p.col, a.atttypid FROM erasure.column_policies p
+          JOIN erasure.registered_tables($1) r ON r.tbl = p.tbl
+          JOIN pg_attribute a ON a.attrelid = p.tbl AND a.attname = p.col AND NOT a.attisdropped
+         WHERE p.strategy = 'keep'
+    LOOP
+        looks_personal := keep.col ~* erasure.personal_name_pattern();
+        IF NOT looks_personal AND keep.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype) THEN
+            -- Sample values: e-mail addresses, CPF/CNPJ, phone numbers, IBANs, IP addresses.
+            EXECUTE format($sample$
+                SELECT count(*) > 0 FROM (SELECT %1$I::text AS v FROM %2$s WHERE %1$I IS NOT NULL LIMIT 100) s
+                 WHERE v ~ '^[^@\s]+@[^@\s]+\.[a-z]{2,}$'
+                    OR v ~ '^\d{3}\.\d{3}\.\d{3}-\d{2}$' OR v ~ '^\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}$'
+                    OR v ~ '^\+?[\d\s().-]{8,}$' OR v ~ '^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$'
+                    OR v ~ '^\d{1,3}(\.\d{1,3}){3}$'$sample$, keep.col, keep.tbl) INTO looks_personal;
+        END IF;
+        IF looks_personal THEN
+            severity := 'warning'; tbl := keep.tbl; col := keep.col;
+            problem := 'kept as it is, but its name or values look personal';
+            hint := format('SELECT erasure.set_policy(%L, %L, ''null'');  -- if it is personal', keep.tbl::text, keep.col);
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+
+    -- via columns without an index: every erasure scans the whole table.
+    RETURN QUERY
+    SELECT 'warning', t.tbl, NULL::name, format('no index on its via columns (%s): each erasure scans the table', array_to_string(t.via, ', ')),
+           format('CREATE INDEX ON %s (%s);', t.tbl, (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v))
+      FROM erasure.tables t
+      JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
+     WHERE cardinality(t.via) > 0
+       AND NOT EXISTS (
+           SELECT FROM pg_index i
+            WHERE i.indrelid = t.tbl
+              AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest((i.indkey::int2[])[0:cardinality(t.via) - 1]) WITH ORDINALITY AS k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = t.tbl AND a.attnum = k.attnum) = t.via);
+
+    -- Triggers may copy old values elsewhere (an audit table); rules and views expose columns.
+    RETURN QUERY
+    SELECT DISTINCT 'warning', r.tbl, NULL::name, format('trigger %s may copy the values the erasure changes into another table', tg.tgname),
+           'Check what the trigger writes, and register that table too.'
+      FROM erasure.registered_tables($1) r JOIN pg_trigger tg ON tg.tgrelid = r.tbl AND NOT tg.tgisinternal
+     WHERE r.action IN ('mask', 'delete');
+    RETURN QUERY
+    SELECT DISTINCT 'info', r.tbl, NULL::name, format('%s %s reads this table', CASE v.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, v.oid::regclass),
+           'A materialized view keeps old values until refreshed; a view shows what the erasure leaves.'
+      FROM erasure.registered_tables($1) r
+      JOIN pg_depend d ON d.refobjid = r.tbl AND d.classid = 'pg_rewrite'::regclass
+      JOIN pg_rewrite rw ON rw.oid = d.objid
+      JOIN pg_class v ON v.oid = rw.ev_class AND v.oid <> r.tbl;
+
+    -- Retained tables should say why.
+    RETURN QUERY
+    SELECT 'warning', r.tbl, NULL::name, 'retained without a reason',
+           format('SELECT erasure.register_table(%L, %L, ''retain'', reason => ''...'');', r.subject, r.tbl::text)
+      FROM erasure.registered_tables($1) r WHERE r.action = 'retain' AND r.reason IS NULL;
+END
+$function$;
+COMMENT ON FUNCTION erasure.check(text) IS
+    'Finds what the erasure catalog does not cover or covers wrongly: columns without policy, unregistered tables referencing registered ones, policies the schema no longer allows, personal-looking kept columns, unindexed via columns, triggers, views, retained tables without reason. Each row has a hint with the SQL to fix it.';
+
+CREATE FUNCTION erasure.suggest_policies(subject text)
+RETURNS TABLE(statement text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Unregistered tables first: their columns then show up in the next check().
+    SELECT c.hint FROM erasure.check(subject) c WHERE c.problem LIKE 'not registered%'
+    UNION ALL
+    SELECT format('SELECT erasure.set_policy(%L, %L, %L%s);', c.tbl::text, c.col, s.strategy, s.params)
+      FROM erasure.check(subject) c
+      JOIN pg_attribute a ON a.attrelid = c.tbl AND a.attname = c.col
+      LEFT JOIN pg_index u ON u.indrelid = c.tbl AND u.indisunique AND u.indnkeyatts = 1 AND u.indkey[0] = a.attnum
+      CROSS JOIN LATERAL (SELECT CASE
+          WHEN c.col ~* 'e_?mail' AND (u.indexrelid IS NOT NULL OR a.attnotnull) THEN 'placeholder'
+          WHEN c.col ~* '(^|_)(uf|state|estado|country|pais|país|pays|paese|land|postal|zip|cep|postnummer|gender|genero|sexo|group|grupo|region|regiao)($|_)' THEN 'keep'
+          WHEN c.col ~* '(birth|nascimento|naissance|nascita|fodelse|födelse)' AND format_type(a.atttypid, NULL) IN ('date', 'timestamp without time zone', 'timestamp with time zone') THEN 'year_only'
+          WHEN c.col ~* '(name|nome|namn|cognome|prenom)' AND a.attnotnull THEN 'constant'
+          WHEN a.attnotnull THEN 'keep'
+          ELSE 'null'
+        END AS strategy) AS pick
+      CROSS JOIN LATERAL (SELECT pick.strategy, CASE pick.strategy
+          WHEN 'placeholder' THEN ', ''{"template": "erased-{key}@invalid.example"}'''
+          WHEN 'constant' THEN ', ''{"value": "Xxxx"}'''
+          ELSE '' END AS params) AS s
+     WHERE c.severity = 'error' AND c.problem LIKE 'column has no masking policy%'
+$$;
+COMMENT ON FUNCTION erasure.suggest_policies(text) IS
+    'Ready-to-review register_table/set_policy calls for everything erasure.check() found uncovered, strategies chosen from column names and types (e-mail: placeholder when UNIQUE or NOT NULL; names: constant Xxxx; birth dates: year_only; state, country, postal code, gender: keep).';
+
+CREATE FUNCTION erasure.pending_vacuum()
+RETURNS TABLE(tbl regclass, erased_since_vacuum bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.relid::regclass, count(*)
+      FROM erasure.ledger l
+     CROSS JOIN LATERAL jsonb_array_elements(l.tables) AS t
+      JOIN pg_stat_all_tables s ON s.relid = to_regclass(t ->> 'table')
+     WHERE t ->> 'action' IN ('masked', 'deleted') AND (t ->> 'rows')::bigint > 0
+       AND l.executed_at > coalesce(greatest(s.last_vacuum, s.last_autovacuum), '-infinity')
+     GROUP BY s.relid
+     ORDER BY 1
+$$;
+COMMENT ON FUNCTION erasure.pending_vacuum() IS
+    'Tables erasures have changed since their last (auto)vacuum, with the number of erasures: the old row versions still hold the erased values on disk until VACUUM removes them.';

@@ -1,0 +1,62 @@
+-- The safety net: erasure.check() on a clean catalog, then on each kind of problem; strict mode
+-- refusing an erasure until the suggested fix is applied; pending_vacuum().
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_erasure;
+RESET client_min_messages;
+CREATE SCHEMA net;
+CREATE TABLE net.clients (id integer PRIMARY KEY, name text NOT NULL, email text UNIQUE NOT NULL, uf text, contact text);
+CREATE TABLE net.orders (id integer PRIMARY KEY, client_id integer NOT NULL REFERENCES net.clients, ship_to text);
+CREATE INDEX ON net.orders (client_id);
+CREATE TABLE net.invoices (id integer PRIMARY KEY, client_id integer NOT NULL REFERENCES net.clients, billed_to text);
+CREATE INDEX ON net.invoices (client_id);
+INSERT INTO net.clients VALUES (1, 'Ana', 'ana@example.com', 'SP', 'ana.alt@example.com'), (2, 'Bia', 'bia@example.com', 'RJ', NULL);
+INSERT INTO net.orders VALUES (1, 1, 'Rua A'), (2, 2, 'Rua B');
+INSERT INTO net.invoices VALUES (1, 1, 'Ana');
+SELECT erasure.register_subject('net_client', 'net.clients');
+SELECT erasure.register_table('net_client', 'net.orders');
+SELECT erasure.register_table('net_client', 'net.invoices', 'retain', reason => 'bookkeeping law');
+SELECT erasure.set_policy('net.clients', 'name', 'constant', '{"value": "Xxxx"}');
+SELECT erasure.set_policy('net.clients', 'email', 'placeholder', '{"template": "erased-{key}@invalid.example"}');
+SELECT erasure.set_policy('net.clients', 'uf', 'keep');
+SELECT erasure.set_policy('net.clients', 'contact', 'null');
+SELECT erasure.set_policy('net.orders', 'id', 'keep');
+SELECT erasure.set_policy('net.orders', 'ship_to', 'constant', '{"value": "Unknown customer"}');
+
+-- A clean catalog: nothing to report.
+SELECT * FROM erasure.check('net_client');
+
+-- A migration adds a column and a table nobody registered.
+ALTER TABLE net.clients ADD COLUMN whatsapp text;
+CREATE TABLE net.tickets (id integer PRIMARY KEY, client_id integer REFERENCES net.clients, body text);
+-- A kept column whose values look personal, an unindexed via, a retained table without reason,
+-- a constant on a UNIQUE column, a trigger and a view.
+SELECT erasure.set_policy('net.clients', 'contact', 'keep');
+DROP INDEX net.orders_client_id_idx;
+SELECT erasure.register_table('net_client', 'net.invoices', 'retain');
+CREATE UNIQUE INDEX ON net.orders (ship_to);
+SELECT erasure.set_policy('net.orders', 'ship_to', 'constant', '{"value": "Unknown customer"}');
+CREATE FUNCTION net.audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER audit AFTER UPDATE ON net.orders FOR EACH ROW EXECUTE FUNCTION net.audit();
+CREATE VIEW net.client_list AS SELECT id, name FROM net.clients;
+SELECT severity, tbl, col, problem, hint FROM erasure.check('net_client') ORDER BY severity, tbl::text, col, problem;
+
+-- Strict mode refuses while check() reports errors, and names them.
+SET erasure.require_complete = on;
+SELECT erasure.anonymize('net_client', 2);
+SELECT name FROM net.clients WHERE id = 2;
+-- suggest_policies drafts the fix; applied (the ticket table's policy included), the erasure goes.
+SELECT * FROM erasure.suggest_policies('net_client');
+SELECT erasure.register_table('net_client', 'net.tickets');
+SELECT * FROM erasure.suggest_policies('net_client');
+SELECT erasure.set_policy('net.clients', 'whatsapp', 'null'),
+       erasure.set_policy('net.tickets', 'id', 'keep'),
+       erasure.set_policy('net.tickets', 'body', 'null'),
+       erasure.set_policy('net.orders', 'ship_to', 'placeholder', '{"template": "erased-{uuid}"}');
+SELECT severity, count(*) FROM erasure.check('net_client') GROUP BY 1 ORDER BY 1;
+SELECT erasure.anonymize('net_client', 2) ->> 'status' AS strict_erasure;
+RESET erasure.require_complete;
+
+-- The erased values stay in old row versions until VACUUM: pending_vacuum() lists those tables.
+SELECT tbl, erased_since_vacuum FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%';
+VACUUM net.clients, net.orders;
+SELECT tbl, erased_since_vacuum FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%';
