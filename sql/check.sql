@@ -141,10 +141,12 @@ CREATE FUNCTION erasure.suggest_policies(subject text)
 RETURNS TABLE(statement text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
+  SELECT statement FROM (
     -- Unregistered tables first: their columns then show up in the next check().
-    SELECT c.hint FROM erasure.check(subject) c WHERE c.problem LIKE 'not registered%'
+    SELECT 1 AS step, c.tbl::text AS tbl, NULL::name AS col, c.hint AS statement
+      FROM erasure.check(subject) c WHERE c.problem LIKE 'not registered%'
     UNION ALL
-    SELECT format('SELECT erasure.set_policy(%L, %L, %L%s);', c.tbl::text, c.col, s.strategy, s.params)
+    SELECT 2, c.tbl::text, c.col, format('SELECT erasure.set_policy(%L, %L, %L%s);', c.tbl::text, c.col, s.strategy, s.params)
       FROM erasure.check(subject) c
       JOIN pg_attribute a ON a.attrelid = c.tbl AND a.attname = c.col
       LEFT JOIN pg_index u ON u.indrelid = c.tbl AND u.indisunique AND u.indnkeyatts = 1 AND u.indkey[0] = a.attnum
@@ -161,6 +163,8 @@ AS $$
           WHEN 'constant' THEN ', ''{"value": "Xxxx"}'''
           ELSE '' END AS params) AS s
      WHERE c.severity = 'error' AND c.problem LIKE 'column has no masking policy%'
+  ) suggestions
+  ORDER BY step, tbl, col
 $$;
 COMMENT ON FUNCTION erasure.suggest_policies(text) IS
     'Ready-to-review register_table/set_policy calls for everything erasure.check() found uncovered, strategies chosen from column names and types (e-mail: placeholder when UNIQUE or NOT NULL; names: constant Xxxx; birth dates: year_only; state, country, postal code, gender: keep).';
@@ -180,3 +184,76 @@ AS $$
 $$;
 COMMENT ON FUNCTION erasure.pending_vacuum() IS
     'Tables erasures have changed since their last (auto)vacuum, with the number of erasures: the old row versions still hold the erased values on disk until VACUUM removes them.';
+
+-- The DDL watch: warns when a migration adds what the erasure catalog does not cover, and keeps
+-- the catalog in step when registered tables or columns are dropped. It never makes DDL fail and
+-- says nothing about tables that have nothing to do with a registered one.
+CREATE FUNCTION erasure.watch_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    changed record;
+    finding record;
+BEGIN
+    FOR changed IN
+        SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
+         WHERE c.object_type = 'table' AND c.command_tag IN ('CREATE TABLE', 'ALTER TABLE')
+    LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT FROM erasure.registered_tables() r WHERE r.tbl = changed.objid)
+                  AND NOT EXISTS (SELECT FROM pg_constraint f JOIN erasure.registered_tables() r ON r.tbl = f.confrelid
+                                   WHERE f.conrelid = changed.objid AND f.contype = 'f');
+        FOR finding IN
+            SELECT c.tbl, c.col, c.problem, c.hint FROM erasure.check() c
+             WHERE c.tbl = changed.objid AND c.severity = 'error'
+        LOOP
+            RAISE WARNING 'pg_erasure: %: %', finding.tbl || COALESCE('.' || finding.col, ''), finding.problem
+                USING HINT = finding.hint;
+        END LOOP;
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pg_erasure: the DDL watch could not check this change: %', SQLERRM;
+END
+$function$;
+COMMENT ON FUNCTION erasure.watch_ddl() IS
+    'Event trigger function: after CREATE TABLE or ALTER TABLE, warns about what erasure.check() finds wrong with a registered table or with a table referencing one.';
+
+CREATE FUNCTION erasure.watch_drops() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    dropped record;
+    removed integer;
+BEGIN
+    FOR dropped IN
+        SELECT d.objid, d.objsubid, d.object_type, d.object_identity, d.address_names
+          FROM pg_event_trigger_dropped_objects() d
+         WHERE d.object_type IN ('table', 'table column')
+    LOOP
+        IF dropped.object_type = 'table' THEN
+            DELETE FROM erasure.column_policies p WHERE p.tbl = dropped.objid;
+            DELETE FROM erasure.tables t WHERE t.tbl = dropped.objid;
+            GET DIAGNOSTICS removed = ROW_COUNT;
+            DELETE FROM erasure.subjects s WHERE s.tbl = dropped.objid;
+            IF FOUND OR removed > 0 THEN
+                RAISE WARNING 'pg_erasure: dropped table % removed from the erasure catalog', dropped.object_identity
+                    USING HINT = 'Tables registered under it must be registered again under another parent.';
+            END IF;
+        ELSE
+            DELETE FROM erasure.column_policies p
+             WHERE p.tbl = dropped.objid AND p.col = dropped.address_names[3];
+            IF FOUND THEN
+                RAISE WARNING 'pg_erasure: masking policy of dropped column % removed', dropped.object_identity;
+            END IF;
+        END IF;
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pg_erasure: the DDL watch could not update the erasure catalog: %', SQLERRM;
+END
+$function$;
+COMMENT ON FUNCTION erasure.watch_drops() IS
+    'Event trigger function: when a registered table or a column with a masking policy is dropped, removes its catalog rows and says so.';
+
+CREATE EVENT TRIGGER erasure_watch_ddl ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION erasure.watch_ddl();
+CREATE EVENT TRIGGER erasure_watch_drops ON sql_drop
+    WHEN TAG IN ('DROP TABLE', 'ALTER TABLE', 'DROP SCHEMA') EXECUTE FUNCTION erasure.watch_drops();
