@@ -169,6 +169,22 @@ $$;
 COMMENT ON FUNCTION erasure.suggest_policies(text) IS
     'Ready-to-review register_table/set_policy calls for everything erasure.check() found uncovered, strategies chosen from column names and types (e-mail: placeholder when UNIQUE or NOT NULL; names: constant Xxxx; birth dates: year_only; state, country, postal code, gender: keep).';
 
+-- The residual scan (written in Rust: it runs the plan's statements). Its column col is text:
+-- the column name as the scan found it.
+CREATE FUNCTION erasure.residual_scan(id anyelement, subject text DEFAULT 'customer')
+RETURNS TABLE(tbl regclass, col text, row_key text, matched text)
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'residual_scan_wrapper';
+COMMENT ON FUNCTION erasure.residual_scan(anyelement, text) IS
+    'Where the subject''s identifying values (its masked text columns: name, e-mail, phone, CPF...) appear, case-insensitively, in text or jsonb the erasure leaves as it is (kept or unreviewed columns, retained tables) among the subject''s rows: table, column, row key, and which identifier matched, never the value.';
+
+CREATE FUNCTION erasure.residual_scan(id text, subject text DEFAULT 'customer')
+RETURNS TABLE(tbl regclass, col text, row_key text, matched text)
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'residual_scan_wrapper';
+COMMENT ON FUNCTION erasure.residual_scan(text, text) IS
+    'erasure.residual_scan(anyelement, text), key given as text.';
+
 CREATE FUNCTION erasure.pending_vacuum()
 RETURNS TABLE(tbl regclass, erased_since_vacuum bigint)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp

@@ -158,6 +158,18 @@ fn release_expired(subject: Option<&str>) -> TableIterator<'static, (name!(table
 }
 
 #[pg_extern(sql = false)]
+fn residual_scan(
+    id: Option<AnyElement>,
+    subject: Option<&str>,
+) -> TableIterator<
+    'static,
+    (name!(tbl, pg_sys::Oid), name!(col, String), name!(row_key, Option<String>), name!(matched, String)),
+> {
+    let residuals = execute::residual_scan(require(subject, "subject"), &id_text(id));
+    TableIterator::new(residuals.into_iter().map(|r| (r.tbl, r.col, r.row_key, r.matched)))
+}
+
+#[pg_extern(sql = false)]
 fn erasure_preview(id: Option<AnyElement>, subject: Option<&str>) -> JsonB {
     execute::preview(require(subject, "subject"), &id_text(id))
 }

@@ -59,6 +59,14 @@ pub struct ReleasePlan {
     pub retain_for: String,
 }
 
+/// Where the residual scan looks in one table: its text and jsonb columns that the erasure
+/// leaves as they are. Arguments: `$1` the key, `$2` a jsonb object {identifier: value};
+/// returns (row key, column, identifier) per hit.
+pub struct ScanTarget {
+    pub tbl: pg_sys::Oid,
+    pub statement: OwnedPreparedStatement,
+}
+
 /// One line of the erasure report: what happened to a table's rows.
 pub struct Outcome {
     pub table: String,
@@ -91,6 +99,10 @@ pub struct Plan {
     pub batch: Option<BatchPlan>,
     /// One per retained table with a retention period.
     pub releases: Vec<ReleasePlan>,
+    /// The subject's identifying values: its text columns that are masked, as a jsonb object.
+    pub identifiers: OwnedPreparedStatement,
+    /// The residual scan's statements, one per table with text left as it is.
+    pub scans: Vec<ScanTarget>,
     /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
     /// reports the table at the same position.
     pub outcomes: Vec<Outcome>,
@@ -302,6 +314,28 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
     });
 
     let releases = releases(client, &nodes, &subject.key_column, key_type, batchable);
+    let identifiers = prepare_as(
+        false,
+        statements::summary(&root_name, &conditions[0], &identifying_columns(client, &nodes[0])),
+        &[key_type],
+        format!("the identifying columns of \"{root_name}\" cannot be read"),
+    );
+    let scans = (0..nodes.len())
+        .filter(|&i| nodes[i].action() != Action::Delete)
+        .filter_map(|i| {
+            let columns = text_left_as_is(client, &nodes, i, &subject.key_column);
+            let table = &nodes[i].relation.name;
+            (!columns.is_empty()).then(|| ScanTarget {
+                tbl: nodes[i].relation.oid,
+                statement: prepare_as(
+                    false,
+                    statements::residual_scan(table, &conditions[i], &columns, &lock_orders[i]),
+                    &[key_type, pg_sys::JSONBOID],
+                    format!("the residual scan of \"{table}\" is invalid"),
+                ),
+            })
+        })
+        .collect();
 
     let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
     relations.push(entries::catalog_oid(client));
@@ -323,6 +357,8 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         summary,
         batch,
         releases,
+        identifiers,
+        scans,
         outcomes,
         unreviewed_columns,
         relations,
@@ -586,6 +622,34 @@ fn structural_columns(nodes: &[Node], i: usize, key_column: &str) -> HashSet<Str
         columns.extend(child.parent_columns.iter().cloned());
     }
     columns
+}
+
+/// The subject's text columns whose policy masks them: the values that identify the person.
+fn identifying_columns(client: &SpiClient<'_>, root: &Node) -> Vec<String> {
+    let columns = schema::columns(client, root.relation.oid);
+    entries::policies(client, root.relation.oid)
+        .into_iter()
+        .filter(|p| p.strategy != "keep")
+        .filter(|p| columns.iter().any(|c| c.name == p.col && c.is_text()))
+        .map(|p| p.col)
+        .collect()
+}
+
+/// The text and jsonb columns of `nodes[i]` that an anonymization leaves as they are: all of
+/// a retained table's, and a masked table's kept or unreviewed ones.
+fn text_left_as_is(client: &SpiClient<'_>, nodes: &[Node], i: usize, key_column: &str) -> Vec<String> {
+    let node = &nodes[i];
+    let policies = entries::policies(client, node.relation.oid);
+    let structural = structural_columns(nodes, i, key_column);
+    schema::columns(client, node.relation.oid)
+        .into_iter()
+        .filter(|c| (c.is_text() || c.is_jsonb()) && !structural.contains(&c.name))
+        .filter(|c| {
+            node.action() == Action::Retain
+                || policies.iter().find(|p| p.col == c.name).is_none_or(|p| p.strategy == "keep")
+        })
+        .map(|c| c.name)
+        .collect()
 }
 
 /// The SET assignments of a masked table, from its column policies, re-checked against the

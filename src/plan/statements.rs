@@ -106,6 +106,32 @@ pub fn summary(table: &str, condition: &str, columns: &[String]) -> String {
     format!("SELECT pg_catalog.jsonb_build_object({}) FROM {table} WHERE {condition}", pairs.join(", "))
 }
 
+/// Finds the subject's identifying values (`$2`, a jsonb object {identifier: value}) inside
+/// `columns` of the subject's rows of `table`, case-insensitively: (row key, column, identifier).
+pub fn residual_scan(table: &str, condition: &str, columns: &[String], key: &[String]) -> String {
+    let row_key = match key {
+        [] => "NULL".to_string(),
+        columns => format!(
+            "pg_catalog.concat_ws(',', {})",
+            columns.iter().map(|c| qualified(table, c)).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let texts: Vec<String> = columns
+        .iter()
+        .map(|c| format!("({}, CAST({} AS pg_catalog.text))", quote_literal(c), qualified(table, c)))
+        .collect();
+    format!(
+        "SELECT {row_key}, c.col, v.identifier
+           FROM {table}
+          CROSS JOIN LATERAL (VALUES {}) AS c(col, text)
+           JOIN pg_catalog.jsonb_each_text($2) AS v(identifier, value)
+             ON pg_catalog.strpos(pg_catalog.lower(c.text), pg_catalog.lower(v.value)) > 0
+          WHERE {condition}
+          ORDER BY 1, 2, 3",
+        texts.join(", ")
+    )
+}
+
 /// A blocker query, each of its rows turned into one jsonb document.
 pub fn blocker(query: &str) -> String {
     format!("SELECT pg_catalog.to_jsonb(b) FROM {} AS b", embedded(query))
