@@ -127,6 +127,16 @@ BEGIN
       JOIN pg_rewrite rw ON rw.oid = d.objid
       JOIN pg_class v ON v.oid = rw.ev_class AND v.oid <> r.tbl;
 
+    -- PostgreSQL applies no rule to the data-modifying WITH statement an erasure runs: it
+    -- refuses the statement, so every erasure of the subject fails.
+    RETURN QUERY
+    SELECT DISTINCT 'error', r.tbl, NULL::name,
+           format('rule %s: PostgreSQL refuses rules on the data-modifying WITH statement of an erasure, so erasures fail', rw.rulename),
+           format('DROP RULE %I ON %s;  -- and do its work in a trigger', rw.rulename, r.tbl)
+      FROM erasure.registered_tables($1) r
+      JOIN pg_rewrite rw ON rw.ev_class = r.tbl AND rw.rulename <> '_RETURN'
+     WHERE r.action IN ('mask', 'delete');
+
     -- Retained tables should say why.
     RETURN QUERY
     SELECT 'warning', r.tbl, NULL::name, 'retained without a reason',

@@ -38,7 +38,24 @@ SELECT erasure.set_policy('net.orders', 'ship_to', 'constant', '{"value": "Unkno
 CREATE FUNCTION net.audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER audit AFTER UPDATE ON net.orders FOR EACH ROW EXECUTE FUNCTION net.audit();
 CREATE VIEW net.client_list AS SELECT id, name FROM net.clients;
+-- A column retyped after its policy was set: year_only no longer fits.
+ALTER TABLE net.clients ADD COLUMN since date;
+SELECT erasure.set_policy('net.clients', 'since', 'year_only');
+ALTER TABLE net.clients ALTER COLUMN since TYPE text;
 SELECT severity, tbl, col, problem, hint FROM erasure.check('net_client') ORDER BY severity, tbl::text, col, problem;
+
+-- A policy the schema broke stops every registration of the subject (each plans the erasure,
+-- which would fail) until it is fixed: the error names it and the fix.
+SELECT erasure.set_policy('net.orders', 'id', 'keep');
+SELECT erasure.set_policy('net.clients', 'since', 'null');
+
+-- A rule on a registered table: PostgreSQL refuses rules on the statement an erasure runs, so
+-- check() reports it as an error (and registrations are refused while it exists).
+CREATE TABLE net.order_audit (order_id integer, ship_to text);
+CREATE RULE keep_old AS ON UPDATE TO net.orders DO ALSO INSERT INTO net.order_audit VALUES (OLD.id, OLD.ship_to);
+SELECT severity, tbl, problem, hint FROM erasure.check('net_client') WHERE problem LIKE 'rule%';
+SELECT erasure.set_policy('net.orders', 'id', 'keep');
+DROP RULE keep_old ON net.orders;
 
 -- Strict mode refuses while check() reports errors, and names them.
 SET erasure.require_complete = on;
