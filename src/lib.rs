@@ -60,6 +60,8 @@ fn register_subject(
     )
 }
 
+// The SQL signature has nine arguments, each with a meaning of its own.
+#[allow(clippy::too_many_arguments)]
 #[pg_extern(sql = false)]
 fn register_table(
     subject: Option<&str>,

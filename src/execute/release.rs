@@ -28,7 +28,7 @@ use crate::plan::{cache, Plan};
 pub fn release_expired(subject: Option<&str>) -> Vec<(String, i64)> {
     let subjects = match subject {
         Some(subject) => vec![subject.to_string()],
-        None => Spi::connect(|client| crate::catalog::entries::subject_names(client)),
+        None => Spi::connect(crate::catalog::entries::subject_names),
     };
     let mut released = Vec::new();
     for subject in subjects {

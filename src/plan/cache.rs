@@ -55,6 +55,6 @@ pub fn with_plan<R>(subject: &str, f: impl FnOnce(&Plan) -> R) -> R {
 
 /// Tells every session, this one included, that the catalog changed (at commit for others).
 pub fn invalidate_all_sessions() {
-    let catalog = Spi::connect(|client| entries::catalog_oid(client));
+    let catalog = Spi::connect(entries::catalog_oid);
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(catalog) };
 }
