@@ -167,7 +167,7 @@ fn residual_scan(
     'static,
     (name!(tbl, pg_sys::Oid), name!(col, String), name!(row_key, Option<String>), name!(matched, String)),
 > {
-    let residuals = execute::residual_scan(require(subject, "subject"), &id_text(id));
+    let residuals = execute::residual::residual_scan(require(subject, "subject"), &id_text(id));
     TableIterator::new(residuals.into_iter().map(|r| (r.tbl, r.col, r.row_key, r.matched)))
 }
 

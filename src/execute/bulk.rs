@@ -19,7 +19,9 @@ use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use serde_json::{json, Value};
 
 use super::key::Key;
-use super::{blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, Decision, Mode, Outcome};
+use super::{
+    blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, Decision, Mode, Outcome,
+};
 use crate::error::*;
 use crate::plan::{cache, BatchPlan, Plan};
 

@@ -11,6 +11,7 @@
 //! - `locks`: the lock timeout, and lock waits reported with the table that waited;
 //! - `blockers`: the business rules that forbid an erasure;
 //! - `ledger`: the record of every erasure, and the notification of it;
+//! - `residual`: where the subject's values remain in text the erasure keeps;
 //! - `report`: the jsonb reports.
 
 pub mod blockers;
@@ -20,6 +21,7 @@ pub mod ledger;
 pub mod locks;
 pub mod release;
 pub mod report;
+pub mod residual;
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -165,7 +167,7 @@ pub fn preview(subject: &str, id: &str) -> pgrx::JsonB {
             let items = blockers::find(client, plan, &key);
             let rows = counts(client, plan, &plan.census, &[key.argument()]);
             let decision = items.is_empty().then(|| auto_decision(plan, &rows));
-            let residual_hits = scan(client, plan, &key).len();
+            let residual_hits = residual::scan(client, plan, &key).len();
             let mut preview = report::preview(plan, &key, summary, decision, &items, &rows);
             preview.0["residual_hits"] = residual_hits.into();
             preview
@@ -184,56 +186,6 @@ pub fn erasure_blockers(subject: &str, id: &str) -> Vec<blockers::Item> {
             blockers::find(client, plan, &key)
         })
     })
-}
-
-/// One place where an identifying value of the subject remains: table, column, row key, and
-/// the identifier (column of the subject) whose value was found there, never the value.
-pub struct Residual {
-    pub tbl: pg_sys::Oid,
-    pub col: String,
-    pub row_key: Option<String>,
-    pub matched: String,
-}
-
-/// Where the subject's identifying values (name, e-mail, phone, CPF: its masked text columns)
-/// appear in text the erasure leaves as it is: kept or unreviewed columns, retained tables.
-pub fn residual_scan(subject: &str, id: &str) -> Vec<Residual> {
-    cache::with_plan(subject, |plan| {
-        let key = Key::parse(plan, id);
-        Spi::connect(|client| scan(client, plan, &key))
-    })
-}
-
-fn scan(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Vec<Residual> {
-    let values = spi(client.select(&plan.identifiers, None, &[key.argument()]));
-    if values.is_empty() {
-        not_found(plan, key);
-    }
-    let values = spi(values.first().get::<pgrx::JsonB>(1)).map_or(serde_json::Value::Null, |j| j.0);
-    // Too short a value ("SP", "Bo") would match everywhere: only values of 4 characters or more.
-    let identifying: serde_json::Map<String, serde_json::Value> = values
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, v)| v.as_str().is_some_and(|v| v.trim().chars().count() >= 4))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if identifying.is_empty() {
-        return Vec::new();
-    }
-    let identifying = serde_json::Value::Object(identifying);
-    let mut residuals = Vec::new();
-    for target in &plan.scans {
-        let arguments = [key.argument(), pgrx::JsonB(identifying.clone()).into()];
-        let rows = spi(client.select(&target.statement, None, &arguments));
-        residuals.extend(rows.map(|row| Residual {
-            tbl: target.tbl,
-            row_key: spi(row.get(1)),
-            col: spi(row.get(2)).unwrap_or_default(),
-            matched: spi(row.get(3)).unwrap_or_default(),
-        }));
-    }
-    residuals
 }
 
 /// Whether the ledger records an erasure of the subject.
