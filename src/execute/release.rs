@@ -49,21 +49,16 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
     ))
     .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
     .collect();
-    let now: String = spi(client
-        .select("SELECT CAST(pg_catalog.now() AS pg_catalog.text)", None, &[])
-        .and_then(|r| r.first().get(1)))
-    .unwrap_or_default();
+    let array = (!keys.is_empty()).then(|| KeyArray::new(client, plan, &keys));
     let mut totals = Vec::new();
     let mut per_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for release in &plan.releases {
         let mut rows = 0;
-        if !keys.is_empty() {
+        if let Some(array) = &array {
             let cutoffs = previous_cutoffs(client, plan, &release.table);
-            let array = KeyArray::new(client, plan, &keys);
             let mut arguments = vec![array.argument()];
             arguments.extend(release.parameters.iter().map(|v| v.as_str().into()));
             arguments.push(release.retain_for.as_str().into());
-            arguments.push(timestamptz(&now));
             arguments.push(pgrx::JsonB(Value::Object(cutoffs)).into());
             for row in spi(client.update(&release.statement, None, &arguments)) {
                 let key: String = spi(row.get(1)).unwrap_or_default();
@@ -97,12 +92,4 @@ fn previous_cutoffs(client: &SpiClient<'_>, plan: &Plan, table: &str) -> Map<Str
     ))
     .map(|row| (spi(row.get::<String>(1)).unwrap_or_default(), json!(spi(row.get::<String>(2)).unwrap_or_default())))
     .collect()
-}
-
-/// A timestamptz argument from its text form.
-fn timestamptz(text: &str) -> pgrx::datum::DatumWithOid<'static> {
-    let value: pgrx::datum::TimestampWithTimeZone = text.parse().unwrap_or_else(|_| {
-        ErasureError::new(ERRCODE_INTERNAL_ERROR, format!("pg_erasure could not read the time {text}")).raise()
-    });
-    value.into()
 }

@@ -49,8 +49,8 @@ pub struct BatchPlan {
 }
 
 /// Masking a retained table's rows once their retention period has ended. Arguments: `$1`
-/// the keys (array), then `parameters`, then the retention interval (text), now, and, as a
-/// jsonb object, for each key the latest expiry among its rows released before. Returns
+/// the keys (array), then `parameters`, then the retention interval (text) and, as a jsonb
+/// object, for each key the latest expiry among its rows released before. Returns
 /// (key, rows, latest expiry released).
 pub struct ReleasePlan {
     pub table: String,
@@ -455,10 +455,9 @@ fn releases(
         let next = parameters.values.len() + 2;
         let expiry = format!("{} + CAST(${next} AS pg_catalog.interval)", qualified(table, &retain_from));
         let condition = format!(
-            "{} AND {expiry} <= ${} AND {expiry} > COALESCE(CAST(${} ->> {subject_key} AS pg_catalog.timestamptz), '-infinity')",
+            "{} AND {expiry} <= pg_catalog.now() AND {expiry} > COALESCE(CAST(${} ->> {subject_key} AS pg_catalog.timestamptz), '-infinity')",
             condition(nodes, i, key_column, Keys::Batch),
             next + 1,
-            next + 2,
         );
         let returning = format!("{subject_key} AS k, CAST({expiry} AS pg_catalog.timestamptz) AS expiry");
         let sql = statements::apply_by_key(
@@ -469,7 +468,7 @@ fn releases(
         let keys_type = unsafe { pg_sys::get_array_type(key_type) };
         let mut types: Vec<PgOid> = vec![PgOid::from_untagged(keys_type)];
         types.extend(parameters.values.iter().map(|_| PgOid::from_untagged(pg_sys::TEXTOID)));
-        types.extend([pg_sys::TEXTOID, pg_sys::TIMESTAMPTZOID, pg_sys::JSONBOID].map(PgOid::from_untagged));
+        types.extend([pg_sys::TEXTOID, pg_sys::JSONBOID].map(PgOid::from_untagged));
         let statement = rewrap(
             || spi(client.prepare_mut(sql.as_str(), &types)).keep(),
             |e| {
