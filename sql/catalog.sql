@@ -90,7 +90,7 @@ CREATE TABLE erasure.ledger (
 -- releases of its retained rows (status released) add rows of their own.
 CREATE UNIQUE INDEX ledger_subject_key ON erasure.ledger (subject, key) WHERE status <> 'released';
 COMMENT ON TABLE erasure.ledger IS
-    'One row per erasure: who asked (requested_by = session user), who ran it (executed_by = current user), when, what happened per table, and the caller''s reference. No personal data.';
+    'One row per erasure: who asked (requested_by = session user), who ran it (executed_by = the role that called the erasure function), when, what happened per table, and the caller''s reference. No personal data.';
 COMMENT ON COLUMN erasure.ledger.tables IS
     'Per table: {"table", "action", "rows"}; for a release also "through", the end of the retention periods it covered.';
 COMMENT ON COLUMN erasure.ledger.reference IS

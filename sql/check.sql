@@ -116,7 +116,7 @@ BEGIN
     -- Triggers may copy old values elsewhere (an audit table); rules and views expose columns.
     RETURN QUERY
     SELECT DISTINCT 'warning', r.tbl, NULL::name, format('trigger %s may copy the values the erasure changes into another table', tg.tgname),
-           'Check what the trigger writes, and register that table too.'
+           'Check what the trigger writes, and register that table too. It runs as erasure_executor: a table it writes needs a GRANT to that role, or the trigger function SECURITY DEFINER.'
       FROM erasure.registered_tables($1) r JOIN pg_trigger tg ON tg.tgrelid = r.tbl AND NOT tg.tgisinternal
      WHERE r.action IN ('mask', 'delete');
     RETURN QUERY
@@ -136,6 +136,25 @@ BEGIN
       FROM erasure.registered_tables($1) r
       JOIN pg_rewrite rw ON rw.ev_class = r.tbl AND rw.rulename <> '_RETURN'
      WHERE r.action IN ('mask', 'delete');
+
+    -- Erasures run as erasure_executor with the rights registration granted; a table dropped
+    -- and created again, or a REVOKE, takes them away and every erasure fails with 42501.
+    RETURN QUERY
+    SELECT 'error', r.tbl, NULL::name, 'erasure_executor lacks the rights erasures run with',
+           format('GRANT SELECT, UPDATE, DELETE ON %s TO erasure_executor;  -- or register the table again', r.tbl)
+      FROM erasure.registered_tables($1) r
+     WHERE NOT (has_table_privilege('erasure_executor', r.tbl, 'SELECT') AND has_table_privilege('erasure_executor', r.tbl, 'UPDATE')
+                AND has_table_privilege('erasure_executor', r.tbl, 'DELETE'));
+
+    -- Per-database and per-role settings are readable by every role (pg_db_role_setting).
+    RETURN QUERY
+    SELECT DISTINCT 'error', NULL::regclass, NULL::name,
+           'erasure.hmac_key is set with ALTER DATABASE or ALTER ROLE, where every role can read it',
+           'ALTER DATABASE ... RESET erasure.hmac_key; ALTER SYSTEM SET erasure.hmac_key = ''<new secret>''; SELECT pg_reload_conf();'
+      FROM pg_db_role_setting d, unnest(d.setconfig) AS c
+     WHERE c LIKE 'erasure.hmac\_key=%'
+       AND EXISTS (SELECT FROM erasure.registered_tables($1) r JOIN erasure.column_policies p ON p.tbl = r.tbl
+                    WHERE p.strategy = 'hmac');
 
     -- Retained tables should say why.
     RETURN QUERY
@@ -213,9 +232,11 @@ COMMENT ON FUNCTION erasure.pending_vacuum() IS
 
 -- The DDL watch: warns when a migration adds what the erasure catalog does not cover, and keeps
 -- the catalog in step when registered tables or columns are dropped. It never makes DDL fail and
--- says nothing about tables that have nothing to do with a registered one.
+-- says nothing about tables that have nothing to do with a registered one. Both run as the
+-- extension's owner (SECURITY DEFINER): whoever runs the DDL may not be allowed to read or write
+-- the catalog, and they only act on the objects PostgreSQL reports as created or dropped.
 CREATE FUNCTION erasure.watch_ddl() RETURNS event_trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     changed record;
@@ -244,7 +265,7 @@ COMMENT ON FUNCTION erasure.watch_ddl() IS
     'Event trigger function: after CREATE TABLE or ALTER TABLE, warns about what erasure.check() finds wrong with a registered table or with a table referencing one.';
 
 CREATE FUNCTION erasure.watch_drops() RETURNS event_trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     dropped record;

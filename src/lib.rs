@@ -7,7 +7,8 @@
 //! - `plan` (catalog to ordered, prepared statements, cached per session) →
 //! - `execute` (locks, blockers, statements, report).
 //!
-//! The SQL declarations are written by hand in `sql/api.sql` (exact types such as regclass
+//! Erasures run as the role `erasure_executor` and registration checks its caller's ownership
+//! (`security`). The SQL declarations are written by hand in `sql/api.sql` (exact types such as regclass
 //! and name[], defaults, pinned search_path, comments); `sql/catalog.sql` holds the catalog.
 
 use std::ffi::CStr;
@@ -21,6 +22,7 @@ mod error;
 mod execute;
 mod gucs;
 mod plan;
+mod security;
 
 use catalog::register;
 use error::require;
@@ -28,8 +30,9 @@ use error::require;
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/catalog.sql", name = "catalog", bootstrap);
-extension_sql_file!("../sql/api.sql", name = "api", finalize);
+extension_sql_file!("../sql/api.sql", name = "api", requires = ["catalog"]);
 extension_sql_file!("../sql/check.sql", name = "check", requires = ["api"]);
+extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
@@ -123,14 +126,16 @@ fn erasure_blockers(
     id: Option<AnyElement>,
     subject: Option<&str>,
 ) -> TableIterator<'static, (name!(blocker, String), name!(message, String), name!(details, JsonB))> {
-    let items = execute::erasure_blockers(require(subject, "subject"), &id_text(id));
+    let (subject, id) = (require(subject, "subject"), id_text(id));
+    let items = security::as_executor(|| execute::erasure_blockers(subject, &id));
     TableIterator::new(items.into_iter().map(|i| (i.blocker, i.message, JsonB(i.details))))
 }
 
 #[pg_extern(sql = false)]
 fn anonymize(subject: Option<&str>, id: Option<AnyElement>, mode: Option<&str>, reference: Option<&str>) -> JsonB {
     let mode = execute::Mode::parse(require(mode, "mode"));
-    execute::erase(require(subject, "subject"), &id_text(id), mode, reference)
+    let (subject, id) = (require(subject, "subject"), id_text(id));
+    security::as_executor(|| execute::erase(subject, &id, mode, reference))
 }
 
 #[pg_extern(sql = false)]
@@ -150,13 +155,14 @@ fn anonymize_many(
         .unwrap_or_default()
     });
     let texts: Vec<String> = texts.into_iter().map(|t| require(t, "elements of ids")).collect();
-    let lines = execute::bulk::erase_many(require(subject, "subject"), &texts, mode);
+    let subject = require(subject, "subject");
+    let lines = security::as_executor(|| execute::bulk::erase_many(subject, &texts, mode));
     TableIterator::new(lines.into_iter().map(|l| (l.key, l.status, JsonB(l.report))))
 }
 
 #[pg_extern(sql = false)]
 fn release_expired(subject: Option<&str>) -> TableIterator<'static, (name!(table, String), name!(rows, i64))> {
-    TableIterator::new(execute::release::release_expired(subject))
+    TableIterator::new(security::as_executor(|| execute::release::release_expired(subject)))
 }
 
 #[pg_extern(sql = false)]
@@ -167,18 +173,21 @@ fn residual_scan(
     'static,
     (name!(tbl, pg_sys::Oid), name!(col, String), name!(row_key, Option<String>), name!(matched, String)),
 > {
-    let residuals = execute::residual::residual_scan(require(subject, "subject"), &id_text(id));
+    let (subject, id) = (require(subject, "subject"), id_text(id));
+    let residuals = security::as_executor(|| execute::residual::residual_scan(subject, &id));
     TableIterator::new(residuals.into_iter().map(|r| (r.tbl, r.col, r.row_key, r.matched)))
 }
 
 #[pg_extern(sql = false)]
 fn erasure_preview(id: Option<AnyElement>, subject: Option<&str>) -> JsonB {
-    execute::preview(require(subject, "subject"), &id_text(id))
+    let (subject, id) = (require(subject, "subject"), id_text(id));
+    security::as_executor(|| execute::preview(subject, &id))
 }
 
 #[pg_extern(sql = false)]
 fn is_erased(subject: Option<&str>, id: Option<AnyElement>) -> bool {
-    execute::is_erased(require(subject, "subject"), &id_text(id))
+    let (subject, id) = (require(subject, "subject"), id_text(id));
+    security::as_executor(|| execute::is_erased(subject, &id))
 }
 
 #[pg_extern(sql = false)]
@@ -187,7 +196,7 @@ fn hmac_sha256(value: &str) -> String {
     let key = gucs::HMAC_KEY.get().filter(|k| !k.is_empty()).unwrap_or_else(|| {
         error::ErasureError::new(error::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "erasure.hmac_key is not set")
             .detail("The hmac masking strategy needs a secret key.")
-            .hint("A superuser sets it, e.g. ALTER DATABASE shop SET erasure.hmac_key = '<secret>'.")
+            .hint("A superuser sets it in the server's configuration: ALTER SYSTEM SET erasure.hmac_key = '<secret>'; SELECT pg_reload_conf();")
             .raise()
     });
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");

@@ -13,6 +13,7 @@
 //! by building the erasure plan of every subject it touches, so a registration that would make
 //! an erasure fail is refused at once rather than on the day a customer asks to be erased.
 
+use pgrx::pg_sys::panic::ErrorReportWithLevel;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use serde_json::Value;
@@ -23,6 +24,7 @@ use super::sql_check;
 use super::strategy::{self, Strategy, StrategyError};
 use crate::error::*;
 use crate::plan;
+use crate::security;
 
 pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<String>, summary_columns: Vec<String>) {
     if subject.is_empty() {
@@ -30,6 +32,7 @@ pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<Stri
     }
     Spi::connect_mut(|client| {
         let relation = schema::relation(client, tbl);
+        security::require_owner(&relation, "register it for erasure");
         let columns = schema::columns(client, tbl);
         let key_column = match key_column {
             Some(key) => schema::column(&relation, &columns, &key).name.clone(),
@@ -63,15 +66,18 @@ pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<Stri
             )
             .raise();
         }
-        spi(client.update(
-            "INSERT INTO erasure.subjects (subject, tbl, key_column, summary_columns)
-             VALUES ($1, $2, $3, $4::pg_catalog.name[])
-             ON CONFLICT (subject) DO UPDATE
-                SET tbl = excluded.tbl, key_column = excluded.key_column,
-                    summary_columns = excluded.summary_columns",
-            None,
-            &[subject.into(), tbl.into(), key_column.as_str().into(), summary_columns.into()],
-        ));
+        security::as_extension_owner(client, |client| {
+            security::grant_to_executor(client, tbl, true);
+            spi(client.update(
+                "INSERT INTO erasure.subjects (subject, tbl, key_column, summary_columns)
+                 VALUES ($1, $2, $3, $4::pg_catalog.name[])
+                 ON CONFLICT (subject) DO UPDATE
+                    SET tbl = excluded.tbl, key_column = excluded.key_column,
+                        summary_columns = excluded.summary_columns",
+                None,
+                &[subject.into(), tbl.into(), key_column.as_str().into(), summary_columns.into()],
+            ));
+        });
     });
     catalog_changed(&[subject.to_string()]);
 }
@@ -97,6 +103,7 @@ pub fn register_table(r: TableRegistration) {
     Spi::connect_mut(|client| {
         let subject = entries::require_subject(client, &r.subject);
         let relation = schema::relation(client, r.tbl);
+        security::require_owner(&relation, "register it for erasure");
         if r.tbl == subject.tbl {
             ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
@@ -123,7 +130,7 @@ pub fn register_table(r: TableRegistration) {
             .hint("Register the parent first with erasure.register_table(); chains are registered from the subject outwards.")
             .raise();
         }
-        let (via, parent_columns) = resolve_link(client, &relation, &parent, r.via, &subject);
+        let (via, parent_columns) = resolve_link(client, &relation, &parent, r.via.clone(), &subject);
         if via.is_empty() && r.filter.is_none() {
             ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
@@ -157,14 +164,13 @@ pub fn register_table(r: TableRegistration) {
             .hint("E.g. action => 'retain', retain_for => '5 years', retain_from => 'issued_at'.")
             .raise(),
         }
+        let mut read = Vec::new();
         if let Some(filter) = &r.filter {
-            let single = rewrap(
-                || sql_check::is_single_expression(filter),
-                |e| {
-                    ErasureError::new(code_of(e), format!("filter of table \"{}\" is invalid", relation.name))
-                        .detail(format!("{} (filter: {filter})", e.message()))
-                },
-            );
+            let invalid = |e: &ErrorReportWithLevel| {
+                ErasureError::new(code_of(e), format!("filter of table \"{}\" is invalid", relation.name))
+                    .detail(format!("{} (filter: {filter})", e.message()))
+            };
+            let single = rewrap(|| sql_check::is_single_expression(filter), invalid);
             if !single {
                 ErasureError::new(
                     ERRCODE_SYNTAX_ERROR,
@@ -173,9 +179,34 @@ pub fn register_table(r: TableRegistration) {
                 .detail(format!("filter: {filter}"))
                 .raise();
             }
+            let probe = format!("SELECT FROM {} WHERE {}", relation.name, plan::statements::embedded(filter));
+            let (subject_table, subject_columns) =
+                (schema::relation(client, subject.tbl), schema::columns(client, subject.tbl));
+            let key = schema::column(&subject_table, &subject_columns, &subject.key_column);
+            let what = format!("the filter of table {}", relation.name);
+            read = security::check_author(client, &probe, &[key.type_oid], &what, invalid);
         }
-        spi(client.update(
-            "INSERT INTO erasure.tables
+        security::as_extension_owner(client, |client| {
+            security::grant_to_executor(client, r.tbl, true);
+            for oid in read.into_iter().filter(|&oid| oid != r.tbl) {
+                security::grant_to_executor(client, oid, false);
+            }
+            write_table_entry(client, &r, action, parent.oid, via, parent_columns);
+        });
+    });
+    catalog_changed(&[r.subject]);
+}
+
+fn write_table_entry(
+    client: &mut SpiClient<'_>,
+    r: &TableRegistration,
+    action: Action,
+    parent: pg_sys::Oid,
+    via: Vec<String>,
+    parent_columns: Vec<String>,
+) {
+    spi(client.update(
+        "INSERT INTO erasure.tables
                     (subject, tbl, action, parent, via, parent_columns, filter, reason, retain_for, retain_from)
              VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6::pg_catalog.name[], $7, $8, $9, $10)
              ON CONFLICT (subject, tbl) DO UPDATE
@@ -183,22 +214,20 @@ pub fn register_table(r: TableRegistration) {
                     parent_columns = excluded.parent_columns, filter = excluded.filter,
                     reason = excluded.reason, retain_for = excluded.retain_for,
                     retain_from = excluded.retain_from",
-            None,
-            &[
-                r.subject.as_str().into(),
-                r.tbl.into(),
-                action.as_str().into(),
-                parent.oid.into(),
-                via.into(),
-                parent_columns.into(),
-                r.filter.into(),
-                r.reason.into(),
-                r.retain_for.into(),
-                r.retain_from.into(),
-            ],
-        ));
-    });
-    catalog_changed(&[r.subject]);
+        None,
+        &[
+            r.subject.as_str().into(),
+            r.tbl.into(),
+            action.as_str().into(),
+            parent.into(),
+            via.into(),
+            parent_columns.into(),
+            r.filter.clone().into(),
+            r.reason.clone().into(),
+            r.retain_for.into(),
+            r.retain_from.clone().into(),
+        ],
+    ));
 }
 
 /// The columns of `relation` that reference `parent`, and the parent columns they reference.
@@ -274,6 +303,7 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
     });
     let subjects = Spi::connect_mut(|client| {
         let relation = schema::relation(client, tbl);
+        security::require_owner(&relation, "set its masking policies");
         let subjects = entries::subjects_using(client, tbl);
         if subjects.is_empty() {
             ErasureError::new(ERRCODE_UNDEFINED_OBJECT, format!("table \"{}\" is not registered", relation.name))
@@ -313,25 +343,36 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
                 .raise();
             }
         }
-        check_values(client, &relation, column, &strategy);
-        spi(client.update(
-            "INSERT INTO erasure.column_policies (tbl, col, strategy, params) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (tbl, col) DO UPDATE SET strategy = excluded.strategy, params = excluded.params",
-            None,
-            &[tbl.into(), col.into(), strategy_name.into(), pgrx::JsonB(params).into()],
-        ));
+        let read = check_values(client, &relation, column, &strategy);
+        security::as_extension_owner(client, |client| {
+            for oid in read.into_iter().filter(|&oid| oid != tbl) {
+                security::grant_to_executor(client, oid, false);
+            }
+            spi(client.update(
+                "INSERT INTO erasure.column_policies (tbl, col, strategy, params) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tbl, col) DO UPDATE SET strategy = excluded.strategy, params = excluded.params",
+                None,
+                &[tbl.into(), col.into(), strategy_name.into(), pgrx::JsonB(params).into()],
+            ));
+        });
         subjects
     });
     catalog_changed(&subjects);
 }
 
 /// Checks the values a strategy writes: a constant must cast to the column's type, an
-/// expression must be one expression that PostgreSQL accepts for the column.
-fn check_values(client: &SpiClient<'_>, relation: &Relation, column: &schema::Column, strategy: &Strategy) {
+/// expression must be one expression that PostgreSQL accepts for the column and that its
+/// author may run. Returns the relations an expression reads.
+fn check_values(
+    client: &SpiClient<'_>,
+    relation: &Relation,
+    column: &schema::Column,
+    strategy: &Strategy,
+) -> Vec<pg_sys::Oid> {
     let column_name = format!("column \"{}\" of relation \"{}\"", column.name, relation.name);
     match strategy {
         Strategy::Constant(value) => {
-            let Some(text) = Strategy::constant_text(value) else { return };
+            let Some(text) = Strategy::constant_text(value) else { return vec![] };
             let sql = format!("SELECT CAST($1 AS {})", column.type_sql);
             rewrap(
                 || spi(client.select(sql.as_str(), None, &[text.as_str().into()])),
@@ -361,18 +402,27 @@ fn check_values(client: &SpiClient<'_>, relation: &Relation, column: &schema::Co
                         .detail(format!("{} (expression: {sql})", e.message()))
                 },
             );
+            let what = format!("the expression for {column_name}");
+            return security::check_author(client, &probe, &[], &what, |e| {
+                ErasureError::new(code_of(e), format!("expression for {column_name} is invalid"))
+                    .detail(e.message().to_string())
+            });
         }
         _ => {}
     }
+    vec![]
 }
 
 pub fn drop_policy(tbl: pg_sys::Oid, col: &str) {
     let subjects = Spi::connect_mut(|client| {
-        spi(client.update(
-            "DELETE FROM erasure.column_policies WHERE tbl = $1 AND col = $2",
-            None,
-            &[tbl.into(), col.into()],
-        ));
+        security::require_owner(&schema::relation(client, tbl), "drop its masking policies");
+        security::as_extension_owner(client, |client| {
+            spi(client.update(
+                "DELETE FROM erasure.column_policies WHERE tbl = $1 AND col = $2",
+                None,
+                &[tbl.into(), col.into()],
+            ))
+        });
         entries::subjects_using(client, tbl)
     });
     catalog_changed(&subjects);
@@ -383,8 +433,11 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "blocker name must not be empty").raise();
     }
     Spi::connect_mut(|client| {
-        entries::require_subject(client, subject);
-        let invalid = |e: &pgrx::pg_sys::panic::ErrorReportWithLevel| {
+        let entry = entries::require_subject(client, subject);
+        let (subject_table, subject_columns) =
+            (schema::relation(client, entry.tbl), schema::columns(client, entry.tbl));
+        security::require_owner(&subject_table, &format!("register blockers of erasure subject \"{subject}\""));
+        let invalid = |e: &ErrorReportWithLevel| {
             ErasureError::new(code_of(e), format!("query of blocker \"{name}\" is invalid"))
                 .detail(e.message().to_string())
         };
@@ -406,12 +459,20 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
             .detail(format!("It uses {parameters} parameters: {query}"))
             .raise();
         }
-        spi(client.update(
-            "INSERT INTO erasure.blockers (subject, name, query, message) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (subject, name) DO UPDATE SET query = excluded.query, message = excluded.message",
-            None,
-            &[subject.into(), name.into(), query.into(), message.into()],
-        ));
+        let key = schema::column(&subject_table, &subject_columns, &entry.key_column);
+        let what = format!("the query of blocker \"{name}\"");
+        let read = security::check_author(client, query, &[key.type_oid], &what, invalid);
+        security::as_extension_owner(client, |client| {
+            for oid in read {
+                security::grant_to_executor(client, oid, false);
+            }
+            spi(client.update(
+                "INSERT INTO erasure.blockers (subject, name, query, message) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (subject, name) DO UPDATE SET query = excluded.query, message = excluded.message",
+                None,
+                &[subject.into(), name.into(), query.into(), message.into()],
+            ))
+        });
     });
     catalog_changed(&[subject.to_string()]);
 }
@@ -420,7 +481,7 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
 /// yields a working erasure) and tells every session to drop its cached plans at commit.
 fn catalog_changed(subjects: &[String]) {
     for subject in subjects {
-        plan::Plan::build(subject);
+        security::as_executor(|| plan::Plan::build(subject));
     }
     plan::cache::invalidate_all_sessions();
 }

@@ -49,9 +49,20 @@ pub fn is_single_expression(sql: &str) -> bool {
     }
 }
 
-/// Whether `sql` is exactly one SELECT statement (no INTO).
+/// Whether `sql` is exactly one SELECT statement that only reads: no INTO, and no WITH holding
+/// an INSERT, UPDATE or DELETE (PostgreSQL allows those only at the top level, so this is the
+/// one place to look).
 pub fn is_single_select(sql: &str) -> bool {
-    unsafe { single_select(sql).is_some_and(|s| (*s).intoClause.is_null()) }
+    unsafe {
+        single_select(sql).is_some_and(|s| {
+            let with = (*s).withClause;
+            let ctes = if with.is_null() { std::ptr::null_mut() } else { (*with).ctes };
+            let only_selects = pgrx::PgList::<pg_sys::CommonTableExpr>::from_pg(ctes)
+                .iter_ptr()
+                .all(|cte| (*(*cte).ctequery).type_ == pg_sys::NodeTag::T_SelectStmt);
+            (*s).intoClause.is_null() && only_selects
+        })
+    }
 }
 
 /// The highest `$n` a single SELECT refers to (0 when it takes no parameter), found by
@@ -109,6 +120,8 @@ mod tests {
         assert!(!is_single_select("SELECT 1; SELECT 2"));
         assert!(!is_single_select("DELETE FROM pg_class"));
         assert!(!is_single_select("SELECT 1 INTO t"));
+        assert!(is_single_select("WITH a AS (SELECT 1) SELECT * FROM a"));
+        assert!(!is_single_select("WITH d AS (DELETE FROM pg_class RETURNING oid) SELECT * FROM d"));
         assert_eq!(parameter_count("SELECT 1 WHERE $1::int = 1"), 1);
         assert_eq!(parameter_count("SELECT 1"), 0);
     }

@@ -56,7 +56,7 @@ pub fn record(
     let request_ids: Vec<i64> = spi(client.update(
         "INSERT INTO erasure.ledger
                 (subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference)
-         SELECT $1, e.key, e.status, $2, session_user, current_user, pg_catalog.now(),
+         SELECT $1, e.key, e.status, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
                 CAST(e.tables AS pg_catalog.jsonb), $3
            FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
                            pg_catalog.unnest($6::pg_catalog.text[]))
@@ -64,7 +64,15 @@ pub fn record(
           ORDER BY e.n
          RETURNING request_id",
         None,
-        &[plan.subject.as_str().into(), mode.into(), reference.into(), keys.into(), statuses.into(), tables.into()],
+        &[
+            plan.subject.as_str().into(),
+            mode.into(),
+            reference.into(),
+            keys.into(),
+            statuses.into(),
+            tables.into(),
+            crate::security::caller().into(),
+        ],
     ))
     .map(|row| spi(row.get::<i64>(1)).unwrap_or_default())
     .collect();
