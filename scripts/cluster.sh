@@ -2,13 +2,14 @@
 # A throwaway PostgreSQL 15 cluster for the demo and the tests. Source it, then call
 # cluster_start: it runs initdb and pg_ctl as the postgres OS user (PostgreSQL refuses root),
 # listens only on a unix socket in a fresh temp directory (no TCP port to collide with), exports
-# PGHOST/PGPORT/PGUSER/PGDATABASE for psql and clients, and stops and removes the cluster when the
-# calling script exits, even on failure.
+# PGHOST/PGPORT/PGUSER/PGDATABASE for psql and clients (and CLUSTER_DIR, PG_BIN for tests that
+# stop and restart the server), and stops and removes the cluster when the calling script
+# exits, even on failure.
 
-PG_BIN=/usr/lib/postgresql/15/bin
+export PG_BIN=/usr/lib/postgresql/15/bin
 
 cluster_start() {
-  CLUSTER_DIR=$(mktemp -d /tmp/pg_erasure.XXXXXX)
+  export CLUSTER_DIR=$(mktemp -d /tmp/pg_erasure.XXXXXX)
   chown postgres: "$CLUSTER_DIR"
   trap cluster_stop EXIT
   sudo -u postgres "$PG_BIN/initdb" -D "$CLUSTER_DIR/data" -U postgres --auth=trust \

@@ -37,4 +37,4 @@ fi
 rm -rf "$RESULTS"
 
 echo "== 3/3 multi-session tests (pgrx-tests/)"
-cargo test -p pg_erasure_session_tests --test sessions -- --test-threads=1
+cargo test -p pg_erasure_session_tests -- --test-threads=1
