@@ -169,6 +169,29 @@ AS $$ SELECT * FROM erasure.ledger l WHERE l.request_id > ledger_since.request_i
 COMMENT ON FUNCTION erasure.ledger_since(bigint) IS
     'The ledger entries after request_id, in order: how a downstream connector catches up after being down.';
 
+-- After a backup restore. The export holds what the ledger holds: subjects, keys, statuses and
+-- per-table row counts, nothing personal; keep it outside the database, beside the backups.
+CREATE FUNCTION erasure.ledger_export(since bigint DEFAULT 0) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+               'format', 'pg_erasure ledger export',
+               'version', 1,
+               'exported_at', now(),
+               'entries', coalesce(jsonb_agg(to_jsonb(l) ORDER BY l.request_id), '[]'))
+      FROM erasure.ledger l
+     WHERE l.request_id > ledger_export.since
+$$;
+COMMENT ON FUNCTION erasure.ledger_export(bigint) IS
+    'The ledger entries after request since, as one jsonb document to keep outside the database; erasure.replay() re-applies it to a database restored from an older backup.';
+
+CREATE FUNCTION erasure.replay(ledger jsonb)
+RETURNS TABLE(request_id bigint, subject text, key text, status text)
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'replay_wrapper';
+COMMENT ON FUNCTION erasure.replay(jsonb) IS
+    'Re-applies, in request order and without checking blockers, every erasure of an erasure.ledger_export() document that this database''s ledger lacks (after restoring an older backup); one line per entry: anonymized, deleted, present, not_found or released. Running it again changes nothing.';
+
 -- Used by the hmac strategy inside generated UPDATEs.
 CREATE FUNCTION erasure.hmac_sha256(value text) RETURNS text
 LANGUAGE c STABLE STRICT SET search_path = pg_catalog, pg_temp

@@ -55,7 +55,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.delete_customer(anyelement), erasure.delete_customer(text),
     erasure.anonymize_many(text, anyarray, text), erasure.anonymize_customers(anyarray),
     erasure.is_erased(text, anyelement), erasure.is_erased(text, text),
-    erasure.ledger_since(bigint), erasure.release_expired(text),
+    erasure.ledger_since(bigint), erasure.ledger_export(bigint), erasure.release_expired(text),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
     erasure.process_requests(text)
@@ -66,7 +66,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.register_subject(text, regclass, name, name[]),
     erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name),
     erasure.set_policy(regclass, name, text, jsonb), erasure.drop_policy(regclass, name),
-    erasure.register_blocker(text, text, text, text),
+    erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
     erasure.personal_name_pattern(), erasure.pending_vacuum()
    TO erasure_admin;

@@ -166,6 +166,15 @@ fn release_expired(subject: Option<&str>) -> TableIterator<'static, (name!(table
 }
 
 #[pg_extern(sql = false)]
+fn replay(
+    ledger: Option<JsonB>,
+) -> TableIterator<'static, (name!(request_id, i64), name!(subject, String), name!(key, String), name!(status, String))>
+{
+    let ledger = require(ledger, "ledger").0;
+    TableIterator::new(security::as_executor(|| execute::replay::replay(ledger)))
+}
+
+#[pg_extern(sql = false)]
 fn residual_scan(
     id: Option<AnyElement>,
     subject: Option<&str>,

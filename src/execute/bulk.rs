@@ -20,7 +20,8 @@ use serde_json::{json, Value};
 
 use super::key::Key;
 use super::{
-    blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, Decision, Mode, Outcome,
+    blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, Blockers, Decision, Mode,
+    Outcome,
 };
 use crate::error::*;
 use crate::plan::{cache, BatchPlan, Plan};
@@ -45,7 +46,10 @@ pub fn erase_many(subject: &str, ids: &[String], mode: Mode) -> Vec<Line> {
         locks::with_lock_timeout(|| {
             Spi::connect_mut(|client| match &plan.batch {
                 Some(batch) => erase_batch(client, plan, batch, &keys, mode),
-                None => keys.iter().map(|key| line(&key.text, erase_one(client, plan, key, mode, None))).collect(),
+                None => keys
+                    .iter()
+                    .map(|key| line(&key.text, erase_one(client, plan, key, mode, None, Blockers::Check)))
+                    .collect(),
             })
         })
     })

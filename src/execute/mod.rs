@@ -20,6 +20,7 @@ pub mod key;
 pub mod ledger;
 pub mod locks;
 pub mod release;
+pub mod replay;
 pub mod report;
 pub mod residual;
 
@@ -70,6 +71,14 @@ pub enum Decision {
     Delete,
 }
 
+/// Whether an erasure checks the blockers: always, except when a replay re-applies an erasure
+/// that was decided, and allowed, before a backup was restored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Blockers {
+    Check,
+    Skip,
+}
+
 /// What became of one subject's erasure.
 pub enum Outcome {
     /// Erased now: the report.
@@ -92,8 +101,9 @@ pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pg
         require_tables(plan);
         require_complete(plan);
         let key = Key::parse(plan, id);
-        let outcome =
-            locks::with_lock_timeout(|| Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference)));
+        let outcome = locks::with_lock_timeout(|| {
+            Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference, Blockers::Check))
+        });
         match outcome {
             Outcome::Erased(report) | Outcome::AlreadyErased(report) => pgrx::JsonB(report),
             Outcome::Blocked(items) => blockers::refuse(plan, &key, &items),
@@ -108,7 +118,14 @@ pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pg
     })
 }
 
-pub fn erase_one(client: &mut SpiClient<'_>, plan: &Plan, key: &Key, mode: Mode, reference: Option<&str>) -> Outcome {
+pub fn erase_one(
+    client: &mut SpiClient<'_>,
+    plan: &Plan,
+    key: &Key,
+    mode: Mode,
+    reference: Option<&str>,
+    check: Blockers,
+) -> Outcome {
     let who = format!("{} \"{}\"", plan.subject, key.text);
     let found =
         locks::run(&who, &plan.subject_table, || spi(client.update(&plan.lock_subject, None, &[key.argument()])).len());
@@ -120,9 +137,11 @@ pub fn erase_one(client: &mut SpiClient<'_>, plan: &Plan, key: &Key, mode: Mode,
     if found == 0 {
         return Outcome::NotFound;
     }
-    let items = blockers::find(client, plan, key);
-    if !items.is_empty() {
-        return Outcome::Blocked(items);
+    if check == Blockers::Check {
+        let items = blockers::find(client, plan, key);
+        if !items.is_empty() {
+            return Outcome::Blocked(items);
+        }
     }
     let census =
         if mode == Mode::Anonymize { Vec::new() } else { counts(client, plan, &plan.census, &[key.argument()]) };

@@ -61,6 +61,15 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn create(test: &str) -> TestDb {
+        let db = TestDb::empty(test);
+        db.connect()
+            .batch_execute(SHOP)
+            .unwrap_or_else(|e| panic!("cannot set up the shop in {}: {}", db.name, describe(&e)));
+        db
+    }
+
+    /// An empty database of its own (to restore a dump into), dropped like the others.
+    pub fn empty(test: &str) -> TestDb {
         let name = format!("pg_erasure_t_{test}");
         let mut admin = connect_to(&env_var("PGDATABASE"));
         admin
@@ -69,11 +78,7 @@ impl TestDb {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-        let db = TestDb { name };
-        db.connect()
-            .batch_execute(SHOP)
-            .unwrap_or_else(|e| panic!("cannot set up the shop in {}: {}", db.name, describe(&e)));
-        db
+        TestDb { name }
     }
 
     /// A new session on the test's database.

@@ -1,0 +1,85 @@
+//! Replay after a backup restore: a database restored from a backup taken before some erasures
+//! would bring those people back. `erasure.ledger_export()` (SQL) writes the ledger as jsonb to
+//! be kept outside the database; `erasure.replay(export)` erases again, in request order, every
+//! subject the export records as anonymized or deleted and the restored ledger does not.
+//!
+//! ```sql
+//! SELECT * FROM erasure.replay(pg_read_file('/backups/ledger.json')::jsonb);
+//! ```
+//!
+//! The blockers are not checked again: the erasure was decided and allowed when it first ran,
+//! and the restored database may hold an older state that would block it.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use pgrx::prelude::*;
+
+use super::key::Key;
+use super::{erase_one, locks, Blockers, Mode, Outcome};
+use crate::error::*;
+use crate::plan::cache;
+
+#[derive(Deserialize)]
+struct Export {
+    entries: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    request_id: i64,
+    subject: String,
+    key: String,
+    status: String,
+}
+
+/// One line per entry of the export: what the replay did with it — `anonymized` or `deleted`
+/// (erased again now), `present` (the restored ledger has it), `not_found` (no such subject
+/// row: it was created after the backup and erased before the restore), `released` (a
+/// retention release: `release_expired()` redoes those).
+pub fn replay(export: Value) -> Vec<(i64, String, String, String)> {
+    let mut entries = Export::deserialize(&export)
+        .unwrap_or_else(|e| {
+            ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "ledger is not an export of erasure.ledger_export()")
+                .detail(e.to_string())
+                .raise()
+        })
+        .entries;
+    entries.sort_by_key(|e| e.request_id);
+    entries
+        .into_iter()
+        .map(|e| {
+            let outcome = match e.status.as_str() {
+                "anonymized" => again(&e, Mode::Anonymize),
+                "deleted" => again(&e, Mode::Delete),
+                _ => "released".to_string(),
+            };
+            (e.request_id, e.subject, e.key, outcome)
+        })
+        .collect()
+}
+
+fn again(entry: &Entry, mode: Mode) -> String {
+    let reference = format!("replay of request {}", entry.request_id);
+    cache::with_plan(&entry.subject, |plan| {
+        let key = Key::parse(plan, &entry.key);
+        let outcome = locks::with_lock_timeout(|| {
+            Spi::connect_mut(|client| erase_one(client, plan, &key, mode, Some(&reference), Blockers::Skip))
+        });
+        match outcome {
+            Outcome::Erased(report) => report["status"].as_str().unwrap_or_default().to_string(),
+            Outcome::AlreadyErased(_) => "present".to_string(),
+            Outcome::NotFound => "not_found".to_string(),
+            Outcome::Refused(why) => ErasureError::new(
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("{} \"{}\" cannot be deleted again: {why}", plan.subject, key.text),
+            )
+            .detail(format!(
+                "Request {} deleted it; the restored database keeps rows that must stay.",
+                entry.request_id
+            ))
+            .raise(),
+            Outcome::Blocked(_) => unreachable!("a replay does not check blockers"),
+        }
+    })
+}
