@@ -69,9 +69,11 @@ BEGIN
           WHEN p.strategy IN ('blank', 'hmac') AND ty.typcategory <> 'S' THEN format('strategy %s on a column now of type %s', p.strategy, format_type(a.atttypid, a.atttypmod))
           WHEN p.strategy IN ('year_only', 'now') AND ty.typcategory <> 'D' THEN format('strategy %s on a column now of type %s', p.strategy, format_type(a.atttypid, a.atttypmod))
           WHEN p.strategy = 'jsonb_remove' AND a.atttypid <> 'jsonb'::regtype THEN format('strategy jsonb_remove on a column now of type %s', format_type(a.atttypid, a.atttypmod))
-          WHEN p.strategy IN ('constant', 'blank') AND EXISTS (
+          WHEN (p.strategy IN ('constant', 'blank') AND p.params -> 'value' IS DISTINCT FROM 'null'
+                 OR p.strategy = 'placeholder' AND p.params ->> 'template' NOT LIKE '%{key}%' AND p.params ->> 'template' NOT LIKE '%{uuid}%')
+               AND EXISTS (
                  SELECT FROM pg_index i WHERE i.indrelid = p.tbl AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)
-            THEN format('strategy %s on a UNIQUE column: the second erasure would fail', p.strategy)
+            THEN format('strategy %s writes the same value into a UNIQUE column: the second erasure would fail', p.strategy)
           END AS text) AS problem
      WHERE problem.text IS NOT NULL;
 

@@ -343,6 +343,18 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
                 .raise();
             }
         }
+        if strategy.writes_one_value() && schema::is_unique(client, tbl, col) {
+            ErasureError::new(
+                ERRCODE_INVALID_PARAMETER_VALUE,
+                format!(
+                    "masking strategy \"{strategy_name}\" would write the same value into UNIQUE column \"{col}\" of relation \"{}\"",
+                    relation.name
+                ),
+            )
+            .detail("The second erasure would fail with a unique violation.")
+            .hint("Use a placeholder with {key} or {uuid}, e.g. '{\"template\": \"erased-{key}@invalid.example\"}', or null.")
+            .raise();
+        }
         let read = check_values(client, &relation, column, &strategy);
         security::as_extension_owner(client, |client| {
             for oid in read.into_iter().filter(|&oid| oid != tbl) {

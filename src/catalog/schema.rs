@@ -162,3 +162,17 @@ pub fn foreign_keys(client: &SpiClient<'_>, from: pg_sys::Oid, to: pg_sys::Oid) 
 pub fn column_list(columns: &[String]) -> String {
     format!("({})", columns.join(", "))
 }
+
+/// Whether a single-column unique index (or constraint) covers the column.
+pub fn is_unique(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> bool {
+    spi(client
+        .select(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_index i
+                              JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                             WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1 AND a.attname = $2)",
+            None,
+            &[tbl.into(), col.into()],
+        )
+        .and_then(|rows| rows.first().get_one::<bool>()))
+    .unwrap_or(false)
+}

@@ -131,6 +131,17 @@ impl Strategy {
         })
     }
 
+    /// Whether every erasure writes the same value (not NULL), which a UNIQUE column accepts
+    /// only once.
+    pub fn writes_one_value(&self) -> bool {
+        match self {
+            Strategy::Constant(value) => !value.is_null(),
+            Strategy::Blank => true,
+            Strategy::Placeholder(template) => !template.contains("{key}") && !template.contains("{uuid}"),
+            _ => false,
+        }
+    }
+
     /// The constant as text, for a cast to the column's type: strings as they are, other JSON
     /// values (numbers, booleans, objects for jsonb columns) as their JSON text.
     pub fn constant_text(value: &Value) -> Option<String> {
