@@ -34,6 +34,7 @@ pub struct Line {
 }
 
 pub fn erase_many(subject: &str, ids: &[String], mode: Mode) -> Vec<Line> {
+    super::require_primary();
     cache::with_plan(subject, |plan| {
         require_tables(plan);
         require_complete(plan);

@@ -97,6 +97,7 @@ pub enum Outcome {
 /// every table it will change, changes them all in one statement, records the erasure in the
 /// ledger, and returns the report.
 pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pgrx::JsonB {
+    require_primary();
     cache::with_plan(subject, |plan| {
         require_tables(plan);
         require_complete(plan);
@@ -245,6 +246,17 @@ pub fn require_complete(plan: &Plan) {
             plan.subject.replace('\'', "''")
         ))
         .raise();
+    }
+}
+
+/// A hot standby cannot take row locks or write: say so, rather than PostgreSQL's internal
+/// error about transaction ids during recovery.
+pub fn require_primary() {
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        ErasureError::new(ERRCODE_READ_ONLY_SQL_TRANSACTION, "cannot erase on a hot standby")
+            .detail("The server is in recovery: it cannot lock or change rows.")
+            .hint("Run erasures on the primary; they reach standbys through replication. Previews work here.")
+            .raise();
     }
 }
 

@@ -99,7 +99,7 @@ impl Drop for TestDb {
 /// pg_erasure; customer 3 has an order awaiting payment, which blocks its erasure.
 /// Orders 1xx belong to customer 1, 2xx to customer 2, 3xx to customer 3; new orders get
 /// ids from 1000 up.
-const SHOP: &str = r#"
+pub const SHOP: &str = r#"
 CREATE EXTENSION pg_erasure;
 CREATE SCHEMA shop;
 CREATE SCHEMA billing;
