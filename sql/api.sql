@@ -102,26 +102,26 @@ COMMENT ON FUNCTION erasure.anonymize(text, text, text, text) IS
     'Erases one subject (key given as text); see erasure.anonymize(text, anyelement, text, text).';
 
 CREATE FUNCTION erasure.anonymize_customer(id anyelement) RETURNS jsonb
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT erasure.anonymize('customer', id) $$;
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'anonymize_customer_wrapper';
 COMMENT ON FUNCTION erasure.anonymize_customer(anyelement) IS
     'erasure.anonymize(''customer'', id).';
 
 CREATE FUNCTION erasure.anonymize_customer(id text) RETURNS jsonb
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT erasure.anonymize('customer', id) $$;
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'anonymize_customer_wrapper';
 COMMENT ON FUNCTION erasure.anonymize_customer(text) IS
     'erasure.anonymize(''customer'', id), key given as text.';
 
 CREATE FUNCTION erasure.delete_customer(id anyelement) RETURNS jsonb
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT erasure.anonymize('customer', id, 'delete') $$;
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'delete_customer_wrapper';
 COMMENT ON FUNCTION erasure.delete_customer(anyelement) IS
     'erasure.anonymize(''customer'', id, ''delete''): deletes the customer and every registered row; refused while retained rows exist.';
 
 CREATE FUNCTION erasure.delete_customer(id text) RETURNS jsonb
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT erasure.anonymize('customer', id, 'delete') $$;
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'delete_customer_wrapper';
 COMMENT ON FUNCTION erasure.delete_customer(text) IS
     'erasure.anonymize(''customer'', id, ''delete''), key given as text.';
 

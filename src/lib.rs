@@ -138,6 +138,18 @@ fn anonymize(subject: Option<&str>, id: Option<AnyElement>, mode: Option<&str>, 
     security::as_executor(|| execute::erase(subject, &id, mode, reference))
 }
 
+// The customer shorthands are C functions too: an SQL wrapper would be parsed and planned again
+// on every call from a new statement.
+#[pg_extern(sql = false)]
+fn anonymize_customer(id: Option<AnyElement>) -> JsonB {
+    anonymize(Some("customer"), id, Some("anonymize"), None)
+}
+
+#[pg_extern(sql = false)]
+fn delete_customer(id: Option<AnyElement>) -> JsonB {
+    anonymize(Some("customer"), id, Some("delete"), None)
+}
+
 #[pg_extern(sql = false)]
 fn anonymize_many(
     subject: Option<&str>,

@@ -3,7 +3,7 @@
 //! erasure commits.
 
 use pgrx::spi::SpiClient;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::key::Key;
 use crate::error::*;
@@ -23,8 +23,7 @@ pub fn find(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Option<Entry> {
 /// The ledger entries of those of `keys` that were erased, with their keys.
 pub fn find_many(client: &SpiClient<'_>, plan: &Plan, keys: &[String]) -> Vec<(String, Entry)> {
     let rows = spi(client.select(
-        "SELECT key, request_id, status, pg_catalog.to_json(executed_at)::pg_catalog.text
-           FROM erasure.ledger WHERE subject = $1 AND key = ANY ($2)",
+        &plan.ledger.find,
         None,
         &[plan.subject.as_str().into(), keys.to_vec().into()],
     ));
@@ -42,7 +41,7 @@ pub fn find_many(client: &SpiClient<'_>, plan: &Plan, keys: &[String]) -> Vec<(S
 
 /// Records finished erasures, one ledger row each (`(key, status, per-table counts)`), and
 /// queues their notifications on channel `erasure`; returns the new request ids, in order.
-/// One statement each, whatever the number of erasures.
+/// One prepared statement, whatever the number of erasures.
 pub fn record(
     client: &mut SpiClient<'_>,
     plan: &Plan,
@@ -53,16 +52,8 @@ pub fn record(
     let keys: Vec<String> = erasures.iter().map(|e| e.0.clone()).collect();
     let statuses: Vec<String> = erasures.iter().map(|e| e.1.to_string()).collect();
     let tables: Vec<String> = erasures.iter().map(|e| e.2.to_string()).collect();
-    let request_ids: Vec<i64> = spi(client.update(
-        "INSERT INTO erasure.ledger
-                (subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference)
-         SELECT $1, e.key, e.status, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
-                CAST(e.tables AS pg_catalog.jsonb), $3
-           FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
-                           pg_catalog.unnest($6::pg_catalog.text[]))
-                WITH ORDINALITY AS e(key, status, tables, n)
-          ORDER BY e.n
-         RETURNING request_id",
+    spi(client.update(
+        &plan.ledger.record,
         None,
         &[
             plan.subject.as_str().into(),
@@ -75,18 +66,5 @@ pub fn record(
         ],
     ))
     .map(|row| spi(row.get::<i64>(1)).unwrap_or_default())
-    .collect();
-    let payloads: Vec<String> = erasures
-        .iter()
-        .zip(&request_ids)
-        .map(|((key, status, _), id)| {
-            json!({"subject": plan.subject, "key": key, "request_id": id, "status": status}).to_string()
-        })
-        .collect();
-    spi(client.update(
-        "SELECT pg_catalog.pg_notify('erasure', p) FROM pg_catalog.unnest($1::pg_catalog.text[]) AS p",
-        None,
-        &[payloads.into()],
-    ));
-    request_ids
+    .collect()
 }

@@ -67,6 +67,12 @@ pub struct ScanTarget {
     pub statement: OwnedPreparedStatement,
 }
 
+/// Reading and writing the ledger; the arguments are described in `execute::ledger`.
+pub struct LedgerStatements {
+    pub find: OwnedPreparedStatement,
+    pub record: OwnedPreparedStatement,
+}
+
 /// One line of the erasure report: what happened to a table's rows.
 pub struct Outcome {
     pub table: String,
@@ -101,6 +107,9 @@ pub struct Plan {
     pub releases: Vec<ReleasePlan>,
     /// The subject's identifying values: its text columns that are masked, as a jsonb object.
     pub identifiers: OwnedPreparedStatement,
+    /// The ledger's statements (`execute::ledger`), prepared with the rest: an erasure parses
+    /// and plans no SQL.
+    pub ledger: LedgerStatements,
     /// The residual scan's statements, one per table with text left as it is.
     pub scans: Vec<ScanTarget>,
     /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
@@ -339,6 +348,17 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
 
     let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
     relations.push(entries::catalog_oid(client));
+    // Prepared as mutating: run after the subject's lock, they must see what committed meanwhile.
+    let text_array = unsafe { pg_sys::get_array_type(pg_sys::TEXTOID) };
+    let ledger = LedgerStatements {
+        find: prepare(statements::LEDGER_FIND.to_string(), &[pg_sys::TEXTOID, text_array], "the ledger".into()),
+        record: prepare(
+            statements::LEDGER_RECORD.to_string(),
+            &[pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTOID, text_array, text_array, text_array, pg_sys::TEXTOID],
+            "the ledger".into(),
+        ),
+    };
+
     Plan {
         subject: subject_name.to_string(),
         subject_table: root_name,
@@ -358,6 +378,7 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         batch,
         releases,
         identifiers,
+        ledger,
         scans,
         outcomes,
         unreviewed_columns,

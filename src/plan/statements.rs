@@ -236,3 +236,25 @@ mod tests {
         );
     }
 }
+
+/// The ledger entries of some keys of a subject: `$1` the subject, `$2` the keys (text[]).
+pub const LEDGER_FIND: &str = "SELECT key, request_id, status, pg_catalog.to_json(executed_at)::pg_catalog.text
+   FROM erasure.ledger WHERE subject = $1 AND key OPERATOR(pg_catalog.=) ANY ($2)";
+
+/// Records erasures and queues their notifications on channel `erasure`, in one statement:
+/// `$1` subject, `$2` mode, `$3` reference, `$4` keys, `$5` statuses, `$6` per-table counts
+/// (jsonb as text), `$7` the calling role; returns the request ids in the order of the keys.
+pub const LEDGER_RECORD: &str = "WITH recorded AS (
+    INSERT INTO erasure.ledger
+           (subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference)
+    SELECT $1, e.key, e.status, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
+           CAST(e.tables AS pg_catalog.jsonb), $3
+      FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
+                      pg_catalog.unnest($6::pg_catalog.text[]))
+           WITH ORDINALITY AS e(key, status, tables, n)
+     ORDER BY e.n
+    RETURNING request_id, key, status)
+SELECT r.request_id,
+       pg_catalog.pg_notify('erasure', pg_catalog.format('{\"subject\":%s,\"key\":%s,\"request_id\":%s,\"status\":%s}',
+           pg_catalog.to_json($1::pg_catalog.text), pg_catalog.to_json(r.key), r.request_id, pg_catalog.to_json(r.status)))
+  FROM recorded r ORDER BY r.request_id";
