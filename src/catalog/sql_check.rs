@@ -81,6 +81,43 @@ pub fn parameter_count(sql: &str) -> i32 {
     }
 }
 
+/// `sql` with every reference to the parameter `$n` replaced by `replacement`. The references
+/// are found by PostgreSQL's own lexer, so a `$1` inside a string literal, a quoted identifier,
+/// a dollar-quoted string or a comment is left as it is.
+pub fn replace_parameter(sql: &str, n: i32, replacement: &str) -> String {
+    let text = CString::new(sql).unwrap_or_else(|_| {
+        ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "SQL must not contain a NUL byte").raise()
+    });
+    let bytes = sql.as_bytes();
+    let (mut replaced, mut copied) = (String::with_capacity(sql.len()), 0);
+    unsafe {
+        let mut extra = pg_sys::core_yy_extra_type::default();
+        let scanner = pg_sys::scanner_init(
+            text.as_ptr(),
+            &mut extra,
+            &raw const pg_sys::ScanKeywords,
+            pg_sys::ScanKeywordTokens.as_ptr(),
+        );
+        loop {
+            let (mut value, mut location) = (pg_sys::core_YYSTYPE::default(), 0);
+            if pg_sys::core_yylex(&mut value, &mut location, scanner) == 0 {
+                break;
+            }
+            // Only a parameter token starts with `$` and a digit (a dollar quote's tag cannot).
+            let start = location as usize;
+            if bytes[start] == b'$' && bytes.get(start + 1).is_some_and(u8::is_ascii_digit) && value.ival == n {
+                let end = start + 1 + bytes[start + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                replaced.push_str(&sql[copied..start]);
+                replaced.push_str(replacement);
+                copied = end;
+            }
+        }
+        pg_sys::scanner_finish(scanner);
+    }
+    replaced.push_str(&sql[copied..]);
+    replaced
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
 mod tests {
@@ -124,5 +161,13 @@ mod tests {
         assert!(!is_single_select("WITH d AS (DELETE FROM pg_class RETURNING oid) SELECT * FROM d"));
         assert_eq!(parameter_count("SELECT 1 WHERE $1::int = 1"), 1);
         assert_eq!(parameter_count("SELECT 1"), 0);
+    }
+
+    #[pg_test]
+    fn replaces_only_real_parameters() {
+        assert_eq!(
+            replace_parameter("SELECT '$1', \"$1\", $$ $1 $$, $10, $1 -- $1\n WHERE x = $1::int", 1, "(k.key)"),
+            "SELECT '$1', \"$1\", $$ $1 $$, $10, (k.key) -- $1\n WHERE x = (k.key)::int"
+        );
     }
 }

@@ -1,12 +1,15 @@
 //! Blockers: registered business rules (orders awaiting payment, active subscriptions, unpaid
 //! invoices, a running contract) that forbid erasing a subject yet.
 
-use pgrx::spi::SpiClient;
+use std::collections::HashMap;
+
+use pgrx::datum::DatumWithOid;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use serde_json::Value;
 
 use super::key::Key;
 use crate::error::*;
-use crate::plan::Plan;
+use crate::plan::{BlockerPlan, Plan};
 
 /// One blocking item: a row returned by a blocker's query.
 pub struct Item {
@@ -15,20 +18,49 @@ pub struct Item {
     pub details: Value,
 }
 
+impl Item {
+    fn new(blocker: &BlockerPlan, details: Option<pgrx::JsonB>) -> Item {
+        Item {
+            blocker: blocker.name.clone(),
+            message: blocker.message.clone().unwrap_or_else(|| blocker.name.clone()),
+            details: details.map_or(Value::Null, |j| j.0),
+        }
+    }
+}
+
 /// Runs every blocker of the plan for `key`, in blocker-name order.
 pub fn find(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Vec<Item> {
     let mut items = Vec::new();
     for blocker in &plan.blockers {
-        let rows = spi(client.select(&blocker.statement, None, &[key.argument()]));
-        for row in rows {
-            items.push(Item {
-                blocker: blocker.name.clone(),
-                message: blocker.message.clone().unwrap_or_else(|| blocker.name.clone()),
-                details: spi(row.get::<pgrx::JsonB>(1)).map_or(Value::Null, |j| j.0),
-            });
+        for row in spi(client.select(&blocker.statement, None, &[key.argument()])) {
+            items.push(Item::new(blocker, spi(row.get(1))));
         }
     }
     items
+}
+
+/// The blocking items of a batch of keys (`keys`, an array of them), found by one statement
+/// for the whole batch: per key with any, in blocker-name order as `find` lists them.
+pub fn find_many(
+    client: &SpiClient<'_>,
+    plan: &Plan,
+    statement: &OwnedPreparedStatement,
+    keys: DatumWithOid<'_>,
+) -> HashMap<String, Vec<Item>> {
+    let mut found: HashMap<String, Vec<(usize, Item)>> = HashMap::new();
+    for row in spi(client.select(statement, None, &[keys])) {
+        let position = spi(row.get::<i32>(1)).unwrap_or_default() as usize;
+        let key: String = spi(row.get(2)).unwrap_or_default();
+        found.entry(key).or_default().push((position, Item::new(&plan.blockers[position], spi(row.get(3)))));
+    }
+    found
+        .into_iter()
+        .map(|(key, mut items)| {
+            // Stable: a blocker's rows stay in the order its query returned them.
+            items.sort_by_key(|(position, _)| *position);
+            (key, items.into_iter().map(|(_, item)| item).collect())
+        })
+        .collect()
 }
 
 /// The items as the jsonb a report or preview shows.

@@ -6,8 +6,9 @@
 //!
 //! Subjects that cannot be erased are skipped, each with its reason (`blocked` with its
 //! blockers, `already_erased`, `not_found`, `refused` for a delete while rows must be kept);
-//! the others are erased together, each with its own ledger row. Blocker queries take one key,
-//! so they run once per subject. A catalog with a filter that compares with one key (`$1`)
+//! the others are erased together, each with its own ledger row. The blocker queries run once
+//! for the whole batch, each joined to the keys. A catalog with a filter that compares with one
+//! key (`$1`)
 //! cannot be erased set-based: its subjects are then erased one by one, still in one
 //! transaction.
 
@@ -109,14 +110,21 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
         } else if !found.contains(&key.text) {
             Outcome::NotFound
         } else {
-            let items = blockers::find(client, plan, key);
-            if items.is_empty() {
-                candidates.push(key.text.clone());
-                continue;
-            }
-            Outcome::Blocked(items)
+            candidates.push(key.text.clone());
+            continue;
         };
         lines.insert(key.text.clone(), line(&key.text, outcome));
+    }
+    if let (Some(statement), false) = (&batch.blockers, candidates.is_empty()) {
+        let mut blocked =
+            blockers::find_many(client, plan, statement, KeyArray::new(client, plan, &candidates).argument());
+        candidates.retain(|key| match blocked.remove(key) {
+            Some(items) => {
+                lines.insert(key.clone(), line(key, Outcome::Blocked(items)));
+                false
+            }
+            None => true,
+        });
     }
 
     let census = match mode {

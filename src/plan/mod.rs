@@ -42,6 +42,9 @@ pub struct TableLock {
 pub struct BatchPlan {
     /// Locks the subjects' rows and returns the keys found.
     pub lock_subjects: OwnedPreparedStatement,
+    /// Every blocker for every key at once: (blocker's position in `Plan::blockers`, key,
+    /// details); None when the subject has no blockers.
+    pub blockers: Option<OwnedPreparedStatement>,
     pub locks: Vec<TableLock>,
     pub apply: OwnedPreparedStatement,
     pub delete_all: OwnedPreparedStatement,
@@ -184,7 +187,9 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         format!("table \"{root_name}\" cannot be locked"),
     );
 
-    let blockers = entries::blockers(client, subject_name)
+    let blocker_entries = entries::blockers(client, subject_name);
+    let blocker_queries: Vec<String> = blocker_entries.iter().map(|b| b.query.clone()).collect();
+    let blockers = blocker_entries
         .into_iter()
         .map(|b| BlockerPlan {
             statement: prepare_as(
@@ -302,6 +307,14 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
                 &[keys_type],
                 "its batch locking statement is invalid".into(),
             ),
+            blockers: (!blocker_queries.is_empty()).then(|| {
+                prepare_as(
+                    false,
+                    statements::blockers_by_key(&blocker_queries),
+                    &[keys_type],
+                    "its blocker queries cannot run for a batch of keys".into(),
+                )
+            }),
             locks: table_locks(&batch_conditions, keys_type),
             apply: prepare(
                 shape.statement(Change::Anonymize),

@@ -137,6 +137,26 @@ pub fn blocker(query: &str) -> String {
     format!("SELECT pg_catalog.to_jsonb(b) FROM {} AS b", embedded(query))
 }
 
+/// Every blocker query run for a batch of keys (`$1`, an array) in one statement: per row,
+/// (the blocker's position in `queries`, key as text, the row as jsonb). Each query reads the
+/// key it runs for where it read `$1`, from an alias no catalog SQL is likely to shadow.
+pub fn blockers_by_key(queries: &[String]) -> String {
+    let key = "(\"pg_erasure keys\".key)";
+    let selects: Vec<String> = queries
+        .iter()
+        .enumerate()
+        .map(|(position, query)| {
+            format!(
+                "SELECT {position}, CAST({key} AS pg_catalog.text), pg_catalog.to_jsonb(b)
+                   FROM pg_catalog.unnest($1) AS \"pg_erasure keys\"(key)
+                  CROSS JOIN LATERAL {} AS b",
+                embedded(&crate::catalog::sql_check::replace_parameter(query, 1, key))
+            )
+        })
+        .collect();
+    selects.join("\nUNION ALL ")
+}
+
 /// The one statement that applies an erasure: an UPDATE or DELETE per table as data-modifying
 /// CTEs, then one row of counts, in the order of `counts`. All parts of one statement see the
 /// same snapshot, so a filter that matches on a value being masked (guest orders found by the
@@ -182,6 +202,32 @@ pub fn count_rows_by_key(position: usize, table: &str, condition: &str, key: &st
 pub fn lock_keys(table: &str, condition: &str, key: &str, key_column: &str) -> String {
     format!("SELECT {key} FROM {table} WHERE {condition} ORDER BY {} FOR UPDATE", qualified(table, key_column))
 }
+
+/// The erasures recorded for some keys of a subject: `$1` the subject, `$2` the keys (text[]).
+/// The condition on `status` is the predicate of the unique index `ledger_subject_key`: without
+/// it the lookup would read the whole ledger, growing with every erasure.
+pub const LEDGER_FIND: &str = "SELECT key, request_id, status, pg_catalog.to_json(executed_at)::pg_catalog.text
+   FROM erasure.ledger
+  WHERE subject OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) ANY ($2)
+    AND status OPERATOR(pg_catalog.<>) 'released'";
+
+/// Records erasures and queues their notifications on channel `erasure`, in one statement:
+/// `$1` subject, `$2` mode, `$3` reference, `$4` keys, `$5` statuses, `$6` per-table counts
+/// (jsonb as text), `$7` the calling role; returns the request ids in the order of the keys.
+pub const LEDGER_RECORD: &str = "WITH recorded AS (
+    INSERT INTO erasure.ledger
+           (subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference)
+    SELECT $1, e.key, e.status, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
+           CAST(e.tables AS pg_catalog.jsonb), $3
+      FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
+                      pg_catalog.unnest($6::pg_catalog.text[]))
+           WITH ORDINALITY AS e(key, status, tables, n)
+     ORDER BY e.n
+    RETURNING request_id, key, status)
+SELECT r.request_id,
+       pg_catalog.pg_notify('erasure', pg_catalog.format('{\"subject\":%s,\"key\":%s,\"request_id\":%s,\"status\":%s}',
+           pg_catalog.to_json($1::pg_catalog.text), pg_catalog.to_json(r.key), r.request_id, pg_catalog.to_json(r.status)))
+  FROM recorded r ORDER BY r.request_id";
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
@@ -236,25 +282,3 @@ mod tests {
         );
     }
 }
-
-/// The ledger entries of some keys of a subject: `$1` the subject, `$2` the keys (text[]).
-pub const LEDGER_FIND: &str = "SELECT key, request_id, status, pg_catalog.to_json(executed_at)::pg_catalog.text
-   FROM erasure.ledger WHERE subject = $1 AND key OPERATOR(pg_catalog.=) ANY ($2)";
-
-/// Records erasures and queues their notifications on channel `erasure`, in one statement:
-/// `$1` subject, `$2` mode, `$3` reference, `$4` keys, `$5` statuses, `$6` per-table counts
-/// (jsonb as text), `$7` the calling role; returns the request ids in the order of the keys.
-pub const LEDGER_RECORD: &str = "WITH recorded AS (
-    INSERT INTO erasure.ledger
-           (subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference)
-    SELECT $1, e.key, e.status, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
-           CAST(e.tables AS pg_catalog.jsonb), $3
-      FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
-                      pg_catalog.unnest($6::pg_catalog.text[]))
-           WITH ORDINALITY AS e(key, status, tables, n)
-     ORDER BY e.n
-    RETURNING request_id, key, status)
-SELECT r.request_id,
-       pg_catalog.pg_notify('erasure', pg_catalog.format('{\"subject\":%s,\"key\":%s,\"request_id\":%s,\"status\":%s}',
-           pg_catalog.to_json($1::pg_catalog.text), pg_catalog.to_json(r.key), r.request_id, pg_catalog.to_json(r.status)))
-  FROM recorded r ORDER BY r.request_id";

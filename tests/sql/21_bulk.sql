@@ -91,3 +91,12 @@ SELECT substring(query FROM '^(SELECT.*?FROM bulk\.\w+|WITH t0 AS \(UPDATE bulk\
   FROM pg_stat_statements
  WHERE query ~ '^SELECT.*FROM bulk\.\w+ WHERE .* FOR UPDATE$' OR query LIKE 'WITH t0 AS (UPDATE bulk.members%'
  ORDER BY 1;
+-- The blocker queries ran once for the whole batch, joined to its keys.
+SELECT calls AS blocker_statements FROM pg_stat_statements WHERE query LIKE '%"pg_erasure keys"%';
+
+-- Run for a batch, a blocker keeps its own aliases and a '$1' inside a literal; each member's
+-- items come in blocker-name order.
+SELECT erasure.register_blocker('member', 'marked',
+  $$SELECT k.id AS order_id, k.ship_to FROM bulk.orders k WHERE k.member_id = $1 AND k.ship_to = 'hold $1'$$);
+UPDATE bulk.orders SET ship_to = 'hold $1' WHERE id = 202;  -- member 101, already awaiting payment
+SELECT key, status, report -> 'blockers' AS blockers FROM erasure.anonymize_many('member', ARRAY[101, 201]);
