@@ -22,11 +22,7 @@ pub fn find(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Option<Entry> {
 
 /// The ledger entries of those of `keys` that were erased, with their keys.
 pub fn find_many(client: &SpiClient<'_>, plan: &Plan, keys: &[String]) -> Vec<(String, Entry)> {
-    let rows = spi(client.select(
-        &plan.ledger.find,
-        None,
-        &[plan.subject.as_str().into(), keys.to_vec().into()],
-    ));
+    let rows = spi(client.select(&plan.ledger.find, None, &[plan.subject.as_str().into(), keys.to_vec().into()]));
     rows.map(|row| {
         let key: String = spi(row.get(1)).unwrap_or_default();
         let entry = Entry {
