@@ -129,11 +129,11 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
 
     let census = match mode {
         Mode::Anonymize => HashMap::new(),
-        _ => by_key(client, plan, &batch.census, &[KeyArray::new(client, plan, &candidates).argument()]),
+        _ => by_key(client, plan.census_width(), &batch.census, &[KeyArray::new(client, plan, &candidates).argument()]),
     };
     let mut decided: Vec<(String, Decision, Option<String>)> = Vec::new();
     for key in candidates {
-        let counts = census.get(&key).cloned().unwrap_or_else(|| vec![0; plan.outcomes.len()]);
+        let counts = census.get(&key).cloned().unwrap_or_else(|| vec![0; plan.census_width()]);
         match decide(plan, mode, &counts) {
             Ok((decision, why)) => decided.push((key, decision, why)),
             Err(refusal) => {
@@ -158,7 +158,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
             if decision == Decision::Anonymize {
                 arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
             }
-            rows.extend(by_key(client, plan, statement, &arguments));
+            rows.extend(super::still_referenced(&who, || by_key(client, plan.outcomes.len(), statement, &arguments)));
         }
         let erasures: Vec<(String, &str, Value)> = decided
             .iter()
@@ -176,10 +176,10 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
     keys.iter().filter_map(|k| lines.remove(&k.text)).collect()
 }
 
-/// Runs a batch statement and gathers its (table position, key, rows) lines per key.
+/// Runs a batch statement and gathers its (position, key, rows) lines into `width` counts per key.
 fn by_key(
     client: &SpiClient<'_>,
-    plan: &Plan,
+    width: usize,
     statement: &OwnedPreparedStatement,
     arguments: &[DatumWithOid<'_>],
 ) -> HashMap<String, Vec<i64>> {
@@ -188,7 +188,7 @@ fn by_key(
         let position = spi(row.get::<i32>(1)).unwrap_or_default() as usize;
         let key: String = spi(row.get(2)).unwrap_or_default();
         let rows = spi(row.get::<i64>(3)).unwrap_or_default();
-        counts.entry(key).or_insert_with(|| vec![0; plan.outcomes.len()])[position] = rows;
+        counts.entry(key).or_insert_with(|| vec![0; width])[position] = rows;
     }
     counts
 }

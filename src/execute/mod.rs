@@ -144,8 +144,11 @@ pub fn erase_one(
             return Outcome::Blocked(items);
         }
     }
-    let census =
-        if mode == Mode::Anonymize { Vec::new() } else { counts(client, plan, &plan.census, &[key.argument()]) };
+    let census = if mode == Mode::Anonymize {
+        Vec::new()
+    } else {
+        counts(client, plan.census_width(), &plan.census, &[key.argument()])
+    };
     let (decision, why) = match decide(plan, mode, &census) {
         Ok(decided) => decided,
         Err(refusal) => return Outcome::Refused(refusal),
@@ -153,14 +156,14 @@ pub fn erase_one(
     for lock in &plan.locks {
         locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[key.argument()])));
     }
-    let rows = match decision {
+    let rows = still_referenced(&who, || match decision {
         Decision::Anonymize => {
             let mut arguments = vec![key.argument()];
             arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
-            counts(client, plan, &plan.apply, &arguments)
+            counts(client, plan.outcomes.len(), &plan.apply, &arguments)
         }
-        Decision::Delete => counts(client, plan, &plan.delete_all, &[key.argument()]),
-    };
+        Decision::Delete => counts(client, plan.outcomes.len(), &plan.delete_all, &[key.argument()]),
+    });
     let tables = report::tables(plan, decision, &rows);
     let status = report::status(decision);
     let request_id =
@@ -185,7 +188,7 @@ pub fn preview(subject: &str, id: &str) -> pgrx::JsonB {
             }
             let summary = spi(summary.first().get::<pgrx::JsonB>(1)).map_or(serde_json::Value::Null, |j| j.0);
             let items = blockers::find(client, plan, &key);
-            let rows = counts(client, plan, &plan.census, &[key.argument()]);
+            let rows = counts(client, plan.census_width(), &plan.census, &[key.argument()]);
             let decision = items.is_empty().then(|| auto_decision(plan, &rows));
             let residual_hits = residual::scan(client, plan, &key).len();
             let mut preview = report::preview(plan, &key, summary, decision, &items, &rows);
@@ -271,62 +274,93 @@ pub fn require_tables(plan: &Plan) {
     }
 }
 
-/// Resolves the mode into a decision, with the reason for `auto`, given the subject's row
-/// counts per table (`census`, not needed for mode anonymize). Delete is refused while the
-/// subject has retained rows: those must be kept, so the subject can only be anonymized.
+/// Resolves the mode into a decision, with the reason for `auto`, given the subject's census
+/// (`Plan::census`; not needed for mode anonymize). Delete is refused while the subject has
+/// retained rows, which must be kept, or rows of others reference it (a customer it referred),
+/// which would make the delete fail: such a subject can only be anonymized.
 pub fn decide(plan: &Plan, mode: Mode, census: &[i64]) -> Result<(Decision, Option<String>), String> {
+    let rows = |n: i64, what: &str| if n == 1 { format!("1 {what}row") } else { format!("{n} {what}rows") };
+    let retained: Vec<String> = plan
+        .outcomes
+        .iter()
+        .zip(census)
+        .filter(|(o, &n)| o.action == Action::Retain && n > 0)
+        .map(|(o, &n)| format!("{} in {} must be kept", rows(n, "retained "), o.table))
+        .collect();
+    let referencing: Vec<String> = plan
+        .references
+        .iter()
+        .zip(census.iter().skip(plan.outcomes.len()))
+        .filter(|(_, &n)| n > 0)
+        .map(|(reference, &n)| {
+            format!("{} of {reference} {}", rows(n, ""), if n == 1 { "references it" } else { "reference it" })
+        })
+        .collect();
     match mode {
         Mode::Anonymize => Ok((Decision::Anonymize, None)),
-        Mode::Auto => {
-            let decision = auto_decision(plan, census);
-            let why = match decision {
-                Decision::Delete => "no rows in masked or retained tables: nothing needs to be kept",
-                Decision::Anonymize => "rows in masked or retained tables must be kept, without the person",
-            };
-            Ok((decision, Some(why.to_string())))
-        }
-        Mode::Delete => {
-            let retained: Vec<String> = plan
-                .outcomes
-                .iter()
-                .zip(census)
-                .filter(|(o, &n)| o.action == Action::Retain && n > 0)
-                .map(|(o, &n)| format!("{n} retained {} in {}", if n == 1 { "row" } else { "rows" }, o.table))
-                .collect();
-            if retained.is_empty() {
-                Ok((Decision::Delete, None))
-            } else {
-                Err(format!("{} must be kept", retained.join(", ")))
+        Mode::Auto => Ok(match auto_decision(plan, census) {
+            Decision::Delete => {
+                (Decision::Delete, Some("no rows in masked or retained tables: nothing needs to be kept".into()))
             }
-        }
+            Decision::Anonymize if referencing.is_empty() => {
+                (Decision::Anonymize, Some("rows in masked or retained tables must be kept, without the person".into()))
+            }
+            Decision::Anonymize => {
+                (Decision::Anonymize, Some(format!("it cannot be deleted: {}", referencing.join("; "))))
+            }
+        }),
+        Mode::Delete if retained.is_empty() && referencing.is_empty() => Ok((Decision::Delete, None)),
+        Mode::Delete => Err([retained, referencing].concat().join("; ")),
     }
 }
 
 /// Seed 004's rule: a subject whose only rows besides its own are in `delete` tables (logs)
-/// is deleted; one with orders, invoices or anything else kept is anonymized.
-pub fn auto_decision(plan: &Plan, rows: &[i64]) -> Decision {
+/// is deleted; one with orders, invoices or anything else kept is anonymized, and so is one
+/// that rows of others reference (it could not be deleted).
+pub fn auto_decision(plan: &Plan, census: &[i64]) -> Decision {
     let kept = plan
         .outcomes
         .iter()
-        .zip(rows)
+        .zip(census)
         .skip(1) // the subject's own row
         .any(|(o, &n)| o.action != Action::Delete && n > 0);
-    if kept {
+    let referenced = census.iter().skip(plan.outcomes.len()).any(|&n| n > 0);
+    if kept || referenced {
         Decision::Anonymize
     } else {
         Decision::Delete
     }
 }
 
-/// Runs a statement of the plan that returns one count per table.
+/// Runs a statement of the plan that returns one row of `width` counts.
 fn counts(
     client: &SpiClient<'_>,
-    plan: &Plan,
+    width: usize,
     statement: &pgrx::spi::OwnedPreparedStatement,
     arguments: &[pgrx::datum::DatumWithOid<'_>],
 ) -> Vec<i64> {
     let row = spi(client.select(statement, None, arguments)).first();
-    (1..=plan.outcomes.len()).map(|i| spi(row.get::<i64>(i)).unwrap_or(0)).collect()
+    (1..=width).map(|i| spi(row.get::<i64>(i)).unwrap_or(0)).collect()
+}
+
+/// Runs the statement that erases (`who`: `customer "42"`, or a batch); a row it deletes that
+/// a table outside the catalog still references fails on that table's foreign key, reported
+/// as about the erasure, with the way out.
+pub fn still_referenced<R>(who: &str, f: impl FnOnce() -> R) -> R {
+    rewrap_code(ERRCODE_FOREIGN_KEY_VIOLATION, f, |e| {
+        ErasureError::new(
+            ERRCODE_FOREIGN_KEY_VIOLATION,
+            format!("{who} cannot be erased: a table the erasure catalog does not cover references its rows"),
+        )
+        .detail(match e.detail() {
+            Some(detail) => format!("{}. {detail}", e.message()),
+            None => e.message().to_string(),
+        })
+        .hint(
+            "Register that table (erasure.check() lists it), or give its foreign key ON DELETE CASCADE or SET NULL; \
+             to keep the rows it references, anonymize instead of deleting.",
+        )
+    })
 }
 
 pub fn not_found(plan: &Plan, key: &Key) -> ! {

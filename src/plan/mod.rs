@@ -100,7 +100,8 @@ pub struct Plan {
     pub apply_parameters: Vec<String>,
     /// Deletes the subject and every registered row but the retained ones (mode delete).
     pub delete_all: OwnedPreparedStatement,
-    /// Counts the subject's rows in every table without locking or changing them.
+    /// Counts the subject's rows in every table, then the rows of others referencing them
+    /// (`references`), without locking or changing them.
     pub census: OwnedPreparedStatement,
     /// The subject's summary columns as one jsonb object, for confirmation screens.
     pub summary: OwnedPreparedStatement,
@@ -118,6 +119,9 @@ pub struct Plan {
     /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
     /// reports the table at the same position.
     pub outcomes: Vec<Outcome>,
+    /// Foreign keys from rows the erasure keeps onto rows a delete removes, described for
+    /// messages; `census` counts the subject's referencing rows for each, after the tables.
+    pub references: Vec<String>,
     /// `table.column` of every column of a masked table that has no policy.
     pub unreviewed_columns: Vec<String>,
     /// Relations whose change makes this plan stale.
@@ -144,6 +148,11 @@ impl Plan {
     pub fn build(subject: &str) -> Plan {
         Spi::connect(|client| build(client, subject))
     }
+
+    /// How many counts the census gives: one per table, then one per reference.
+    pub fn census_width(&self) -> usize {
+        self.outcomes.len() + self.references.len()
+    }
 }
 
 fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
@@ -154,7 +163,8 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
     let (key_type, key_type_sql) = (key.type_oid, key.type_sql.clone());
 
     let nodes = order_tables(client, root, entries::tables(client, subject_name));
-    check_retained_rows_survive_deletes(client, &nodes);
+    check_kept_rows_survive_deletes(client, &nodes);
+    let references = self_references(client, &nodes);
     let conditions: Vec<String> =
         (0..nodes.len()).map(|i| condition(&nodes, i, &subject.key_column, Keys::One)).collect();
 
@@ -272,6 +282,7 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         key_column: &subject.key_column,
         conditions: &conditions,
         assignments: &assignment_lists,
+        references: &references,
         keys: Keys::One,
     };
     let apply = prepare(
@@ -394,6 +405,10 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         ledger,
         scans,
         outcomes,
+        references: references
+            .iter()
+            .map(|r| format!("{} (foreign key {})", nodes[r.table].relation.name, r.fk.name))
+            .collect(),
         unreviewed_columns,
         relations,
         check_errors: std::cell::OnceCell::new(),
@@ -418,6 +433,7 @@ struct Shape<'a> {
     key_column: &'a str,
     conditions: &'a [String],
     assignments: &'a [Vec<String>],
+    references: &'a [Reference],
     keys: Keys,
 }
 
@@ -452,11 +468,67 @@ impl Shape<'_> {
             });
             changes.extend(sql);
         }
+        if change == Change::Count {
+            for (j, reference) in self.references.iter().enumerate() {
+                counts.push(self.reference_count(self.nodes.len() + j, reference));
+            }
+        }
         match self.keys {
             Keys::One => statements::apply(&changes, &counts),
             Keys::Batch => statements::apply_by_key(&changes, &counts),
         }
     }
+
+    /// Counts the rows of others that reference the subject's rows of a table through a
+    /// foreign key of the table onto itself.
+    fn reference_count(&self, position: usize, reference: &Reference) -> String {
+        let (i, fk) = (reference.table, &reference.fk);
+        let table = &self.nodes[i].relation.name;
+        let alias = "\"pg_erasure referrer\"";
+        let links = |referrer_columns: &[String]| -> String {
+            let pairs: Vec<String> = fk
+                .referenced
+                .iter()
+                .zip(referrer_columns)
+                .map(|(referenced, column)| equals(&qualified(table, referenced), &qualified(alias, column)))
+                .collect();
+            pairs.join(" AND ")
+        };
+        // Written for one key even in a batch, where it runs for each: a referencing row goes
+        // with the subject only when it is that subject's own.
+        let condition = format!("({})", condition(self.nodes, i, self.key_column, Keys::One));
+        let others =
+            format!("{condition} AND NOT EXISTS (SELECT FROM {table} WHERE {condition} AND {})", links(&fk.referenced));
+        statements::count_references(
+            table,
+            &format!("{table} AS {alias}"),
+            &links(&fk.columns),
+            &others,
+            (self.keys == Keys::Batch).then_some(position),
+        )
+    }
+}
+
+/// A table's foreign key onto itself: deleting the subject's rows fails while rows of others
+/// reference them.
+struct Reference {
+    /// The table's position in the plan.
+    table: usize,
+    fk: schema::ForeignKey,
+}
+
+/// The NO ACTION or RESTRICT foreign keys of the subject's table, or of a masked or deleted
+/// one, onto itself (a customer's `referred_by`): the erasure keeps other subjects' rows, and
+/// while one references the subject, deleting it would fail. Keys from unregistered tables are
+/// `erasure.check()`'s to report; retained rows are counted already.
+fn self_references(client: &SpiClient<'_>, nodes: &[Node]) -> Vec<Reference> {
+    let mut references = Vec::new();
+    for (table, node) in nodes.iter().enumerate().filter(|(_, n)| n.action() != Action::Retain) {
+        for fk in schema::restricting_self_references(client, node.relation.oid) {
+            references.push(Reference { table, fk });
+        }
+    }
+    references
 }
 
 /// The release statements of the retained tables that have a retention period. They work on
@@ -546,7 +618,7 @@ fn order_tables(client: &SpiClient<'_>, root: Relation, mut pending: Vec<TableEn
 
 /// How statements receive the key: one subject (`$1` is a key) or a batch (`$1` is an array
 /// of keys, matched with `= ANY`).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Keys {
     One,
     Batch,
@@ -763,19 +835,28 @@ fn policy_strategy(relation: &Relation, column: &Column, name: &str, params: &se
 
 /// A retained table whose foreign key points at a deleted table would lose rows (CASCADE),
 /// have them changed (SET NULL) or fail every erasure (RESTRICT): refuse such a catalog.
-fn check_retained_rows_survive_deletes(client: &SpiClient<'_>, nodes: &[Node]) {
-    for retained in nodes.iter().filter(|n| n.action() == Action::Retain) {
+fn check_kept_rows_survive_deletes(client: &SpiClient<'_>, nodes: &[Node]) {
+    for kept in nodes.iter().filter(|n| n.action() != Action::Delete) {
         for deleted in nodes.iter().filter(|n| n.action() == Action::Delete) {
-            if let Some(fk) = schema::foreign_keys(client, retained.relation.oid, deleted.relation.oid).first() {
+            if let Some(fk) = schema::foreign_keys(client, kept.relation.oid, deleted.relation.oid).first() {
+                let kind = match (&kept.entry, kept.action()) {
+                    (None, _) => "subject table",
+                    (_, Action::Retain) => "retained table",
+                    _ => "masked table",
+                };
                 ErasureError::new(
                     ERRCODE_INVALID_FOREIGN_KEY,
-                    format!(
-                        "retained table \"{}\" references deleted table \"{}\"",
-                        retained.relation.name, deleted.relation.name
-                    ),
+                    format!("{kind} \"{}\" references deleted table \"{}\"", kept.relation.name, deleted.relation.name),
                 )
-                .detail(format!("Foreign key {} would make deleting those rows touch retained rows.", fk.name))
-                .hint(format!("Register \"{}\" with action mask or retain instead of delete.", deleted.relation.name))
+                .detail(format!(
+                    "Foreign key {}: deleting the subject's rows of \"{}\" would fail, or reach rows of \"{}\" that \
+                     the erasure keeps.",
+                    fk.name, deleted.relation.name, kept.relation.name
+                ))
+                .hint(format!(
+                    "Register \"{}\" with action mask or retain instead of delete, or \"{}\" with action delete.",
+                    deleted.relation.name, kept.relation.name
+                ))
                 .raise();
             }
         }

@@ -59,14 +59,14 @@ pub fn masked_value(
         },
         Strategy::YearOnly => cast(format!("pg_catalog.date_trunc('year', {column})")),
         Strategy::Placeholder(template) => {
-            let mut value =
-                format!("pg_catalog.replace({}, '{{key}}', {subject_key})", parameters.add(template.clone()));
+            // `{uuid}` first: a key may itself contain the text "{uuid}", and must come out as it is.
+            let mut value = parameters.add(template.clone());
             if template.contains("{uuid}") {
                 value = format!(
                     "pg_catalog.replace({value}, '{{uuid}}', CAST(pg_catalog.gen_random_uuid() AS pg_catalog.text))"
                 );
             }
-            cast(value)
+            cast(format!("pg_catalog.replace({value}, '{{key}}', {subject_key})"))
         }
         Strategy::Hmac => cast(format!("erasure.hmac_sha256(CAST({column} AS pg_catalog.text))")),
         Strategy::JsonbRemove(paths) => paths.iter().fold(column.to_string(), |document, path| {
@@ -137,20 +137,27 @@ pub fn blocker(query: &str) -> String {
     format!("SELECT pg_catalog.to_jsonb(b) FROM {} AS b", embedded(query))
 }
 
+/// A batch's keys (`$1`, an array) as rows, for statements written for one key, and the
+/// expression that reads each: an alias no catalog SQL is likely to shadow.
+const BATCH_KEYS: &str = "pg_catalog.unnest($1) AS \"pg_erasure keys\"(key)";
+const BATCH_KEY: &str = "(\"pg_erasure keys\".key)";
+
+/// `sql`, written for one key (`$1`), reading instead the key of each row of `BATCH_KEYS`.
+fn for_each_key(sql: &str) -> String {
+    crate::catalog::sql_check::replace_parameter(sql, 1, BATCH_KEY)
+}
+
 /// Every blocker query run for a batch of keys (`$1`, an array) in one statement: per row,
-/// (the blocker's position in `queries`, key as text, the row as jsonb). Each query reads the
-/// key it runs for where it read `$1`, from an alias no catalog SQL is likely to shadow.
+/// (the blocker's position in `queries`, key as text, the row as jsonb).
 pub fn blockers_by_key(queries: &[String]) -> String {
-    let key = "(\"pg_erasure keys\".key)";
     let selects: Vec<String> = queries
         .iter()
         .enumerate()
         .map(|(position, query)| {
             format!(
-                "SELECT {position}, CAST({key} AS pg_catalog.text), pg_catalog.to_jsonb(b)
-                   FROM pg_catalog.unnest($1) AS \"pg_erasure keys\"(key)
-                  CROSS JOIN LATERAL {} AS b",
-                embedded(&crate::catalog::sql_check::replace_parameter(query, 1, key))
+                "SELECT {position}, CAST({BATCH_KEY} AS pg_catalog.text), pg_catalog.to_jsonb(b)
+                   FROM {BATCH_KEYS} CROSS JOIN LATERAL {} AS b",
+                embedded(&for_each_key(query))
             )
         })
         .collect();
@@ -196,6 +203,20 @@ pub fn count_cte_by_key(position: usize, name: &str) -> String {
 
 pub fn count_rows_by_key(position: usize, table: &str, condition: &str, key: &str) -> String {
     format!("SELECT {position}, {key}, pg_catalog.count(*) FROM {table} WHERE {condition} GROUP BY 2")
+}
+
+/// Counts the rows of `referrer` joined (`on`) to the subject's rows of `table` (`condition`
+/// for one key, `$1`): a count column; with `position`, for a batch, rows of (position, key,
+/// rows), one per key.
+pub fn count_references(table: &str, referrer: &str, on: &str, condition: &str, position: Option<usize>) -> String {
+    let count = format!("(SELECT pg_catalog.count(*) FROM {table} JOIN {referrer} ON {on} WHERE {condition})");
+    match position {
+        None => count,
+        Some(position) => format!(
+            "SELECT {position}, CAST({BATCH_KEY} AS pg_catalog.text), {} FROM {BATCH_KEYS}",
+            for_each_key(&count)
+        ),
+    }
 }
 
 /// Locks the rows of a batch of subjects, in key order, and returns the keys found.

@@ -63,8 +63,10 @@ SELECT pg_temp.try($$SELECT erasure.register_table('regcust', 'reg.orders', via 
 SELECT pg_temp.try($$SELECT erasure.register_table('regcust', 'reg.items', parent => 'reg.orders')$$);
 SELECT pg_temp.try($$SELECT erasure.register_table('regcust', 'reg.notes', via => '{owner_id}', filter => $f$owner_type = 'customer'$f$)$$);
 SELECT pg_temp.try($$SELECT erasure.register_table('regcust', 'reg.logs', 'delete')$$);
--- A retained table may not hang from a deleted one: deleting would cascade into kept rows.
+-- A retained or masked table may not hang from a deleted one: deleting would fail, or cascade
+-- into kept rows.
 SELECT pg_temp.try($$SELECT erasure.register_table('regcust', 'reg.log_receipts', 'retain', parent => 'reg.logs')$$);
+SELECT pg_temp.try($$SELECT erasure.register_table('regcust', 'reg.log_receipts', 'mask', parent => 'reg.logs')$$);
 SELECT tbl, action, parent, via, parent_columns, filter FROM erasure.tables WHERE subject = 'regcust' ORDER BY tbl::text;
 
 -- set_policy

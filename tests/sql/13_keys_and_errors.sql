@@ -67,3 +67,9 @@ SELECT erasure.set_policy('keys.text_people', 'nickname', 'null');
 ALTER TABLE keys.text_people DROP COLUMN nickname;
 SELECT erasure.anonymize('text_person', 'C-002') ->> 'status' AS after_the_drop;
 SELECT name FROM keys.text_people WHERE code = 'C-002';
+-- A text key holding a placeholder's own marker comes out verbatim in the placeholder.
+INSERT INTO keys.text_people VALUES ('a{uuid}b', 'Fay');
+INSERT INTO keys.text_orders VALUES (3, 'a{uuid}b', 'Fay');
+SELECT erasure.set_policy('keys.text_orders', 'note', 'placeholder', '{"template": "of {key}, ref {uuid}"}');
+SELECT erasure.anonymize('text_person', 'a{uuid}b') ->> 'status' AS marker_in_key;
+SELECT note ~ '^of a\{uuid\}b, ref [0-9a-f-]{36}$' AS key_verbatim FROM keys.text_orders WHERE id = 3;
