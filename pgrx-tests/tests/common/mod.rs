@@ -27,7 +27,7 @@ fn env_var(name: &str) -> String {
 
 /// Connection settings from PGHOST (a unix socket directory or a host name), PGPORT, PGUSER
 /// and PGDATABASE.
-fn config(dbname: &str) -> Config {
+pub fn config(dbname: &str) -> Config {
     let host = env_var("PGHOST");
     let port = env_var("PGPORT");
     let port: u16 = port.parse().unwrap_or_else(|_| panic!("PGPORT is not a port number: {port:?}"));
