@@ -2,8 +2,11 @@
 # Runs every test of pg_erasure on this machine, installing what they need first:
 #   1. #[pg_test] unit tests beside the code (cargo pgrx test, on pgrx's own test cluster);
 #   2. pg_regress suites in tests/ (SQL behaviour, errors and their SQLSTATEs);
-#   3. pgrx-tests/: Rust tests that need several sessions, through the postgres client crate.
-# Suites 2 and 3 run against a throwaway cluster (scripts/cluster.sh), stopped on exit.
+#   3. pgrx-tests/: Rust tests that need several sessions, through the postgres client crate
+#      (concurrency soak, crashes, random schemas, backups, replication);
+#   4. the benchmark harness at smoke size (bench/run.sh): that it runs and that pg_erasure and
+#      the hand-written baselines leave identical data; it judges no timing.
+# Suites 2 to 4 run against throwaway clusters (scripts/cluster.sh), stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +15,7 @@ PGRX_TEST_DATA=/tmp/pg_erasure-pgrx-data   # short, outside /root: pgrx puts the
 
 bash scripts/setup.sh
 
-echo "== 1/3 unit tests (#[pg_test])"
+echo "== 1/4 unit tests (#[pg_test])"
 rm -rf "$PGRX_TEST_DATA"
 mkdir -p "$PGRX_TEST_DATA" && chown postgres: "$PGRX_TEST_DATA"
 cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DATA"
@@ -25,7 +28,7 @@ source scripts/cluster.sh
 cluster_start -c shared_preload_libraries=pg_stat_statements,pg_cron -c pg_stat_statements.track=all \
   -c cron.use_background_workers=on -c cron.database_name=postgres
 
-echo "== 2/3 regression suites (pg_regress)"
+echo "== 2/4 regression suites (pg_regress)"
 RESULTS=$(mktemp -d /tmp/pg_erasure-regress.XXXXXX)
 tests=$(cd tests/sql && ls *.sql | sed 's/\.sql$//')
 if ! /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
@@ -36,5 +39,14 @@ if ! /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
 fi
 rm -rf "$RESULTS"
 
-echo "== 3/3 multi-session tests (pgrx-tests/)"
+echo "== 3/4 multi-session tests (pgrx-tests/)"
 cargo test -p pg_erasure_session_tests -- --test-threads=1
+
+echo "== 4/4 benchmark harness, smoke size (bench/run.sh)"
+BENCH_LOG=$(mktemp /tmp/pg_erasure-bench.XXXXXX)
+if ! SMOKE=1 RESULTS="$BENCH_LOG.md" BENCH_COMMAND='bash scripts/test.sh (smoke)' bash bench/run.sh >"$BENCH_LOG" 2>&1; then
+  tail -40 "$BENCH_LOG"
+  exit 1
+fi
+grep '^bench: ' "$BENCH_LOG" | tail -3
+rm -f "$BENCH_LOG" "$BENCH_LOG.md"

@@ -1,0 +1,478 @@
+#!/usr/bin/env bash
+# pg_erasure's benchmark: the extension against hand-written baselines (bench/baseline.sql) on
+# a generated shop (bench/schema.sql, bench/policies.sql), on a throwaway cluster
+# (scripts/cluster.sh). Writes its results table to BENCHMARKS.md (a smoke run: to
+# bench/results.md, which git ignores).
+#
+#   make bench          the full run: an estimated 80 to 100 minutes on 2 cores (generating takes
+#                       about 3.5 s per 10,000 customers, so half an hour for the 5M-customer
+#                       database, which also needs about 50 GB of disk)
+#   make bench-smoke    SMOKE=1: tiny scales and short phases, about 40 s; fails only if the
+#                       harness fails, never on a timing
+#
+# The shop is generated once into a template database; each contender then works on its own
+# copy (CREATE DATABASE … TEMPLATE), erasing the same customers in the same order, and the data
+# both copies end with must be identical (the run fails otherwise). Measurements:
+#   1. single erasure: latency median and p99 of erasure.anonymize_customer(id) against
+#      bench.bench_baseline_erase(id), with 1 and 2 clients (pgbench per-transaction logs);
+#   2. bulk: erasure.anonymize_many in batches against bench.bench_baseline_erase_set;
+#   3. OLTP impact: pgbench's TPC-B-like load alone, then beside erasures at a steady rate;
+#   4. scale: the single-erasure median at each size of SCALES.
+#
+# Parameters (environment). Sizes are customer counts, or below 1000 multiples of 1,000,000
+# (0.01 = 10,000 customers; 5 = 5,000,000).
+#   SCALE           size of the database of measurements 1-3           (full 1,    smoke 0.01)
+#   SCALES          sizes of measurement 4, space-separated            (full "0.1 1 5", smoke "0.002 0.01")
+#   DURATION        seconds of the OLTP load alone, and as many beside  (full 120,  smoke 6)
+#                   the erasures, in OLTP_ROUNDS alternating segments    (full 4,    smoke 2)
+#   ERASURES        erasures per single-erasure measurement            (full 5000, smoke 200)
+#   BULK            customers of the bulk measurement per million      (100000: 100,000 at SCALE=1)
+#   BATCH           customers per bulk batch                           (1000)
+#   ERASE_RATE      erasures per second beside the OLTP load           (20)
+#   OLTP_SCALE      pgbench -i scale factor of the OLTP tables         (full 10,   smoke 2)
+#   SHARED_BUFFERS  the cluster's shared_buffers                       (full 4GB,  smoke 256MB)
+#   RESULTS         where the results go                 (full BENCHMARKS.md, smoke bench/results.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/cluster.sh
+
+if [ "${SMOKE:-0}" = 1 ]; then
+  : "${RESULTS:=bench/results.md}"
+  : "${SCALE:=0.01}" "${SCALES:=0.002 0.01}" "${DURATION:=6}" "${OLTP_ROUNDS:=2}" "${ERASURES:=200}" \
+    "${OLTP_SCALE:=2}" "${SHARED_BUFFERS:=256MB}"
+else
+  : "${RESULTS:=BENCHMARKS.md}"
+  : "${SCALE:=1}" "${SCALES:=0.1 1 5}" "${DURATION:=120}" "${OLTP_ROUNDS:=4}" "${ERASURES:=5000}" \
+    "${OLTP_SCALE:=10}" "${SHARED_BUFFERS:=4GB}"
+fi
+: "${BULK:=100000}" "${BATCH:=1000}" "${ERASE_RATE:=20}"
+
+# The settings of the cluster, as they appear in the results. scripts/cluster.sh adds fsync=off.
+SETTINGS=(
+  shared_buffers="$SHARED_BUFFERS"
+  shared_preload_libraries=pg_stat_statements
+  pg_stat_statements.track=all
+  maintenance_work_mem=1GB
+  work_mem=64MB
+  effective_cache_size=16GB
+  max_wal_size=4GB
+  checkpoint_timeout=30min
+  random_page_cost=1.1
+)
+
+log() { echo "bench: $*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# A size (customers, or below 1000 millions of customers) as a customer count.
+customers_of() { awk -v s="$1" 'BEGIN { if (s < 1000) s *= 1000000; printf "%d", s + 0.5 }'; }
+
+psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+# One value (or unaligned rows) from a query in a database.
+query() { psql -At -d "$1" -c "$2"; }
+seconds_since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+CUSTOMERS=$(customers_of "$SCALE")
+BULK_BATCHES=$(awk -v b="$BULK" -v c="$CUSTOMERS" -v n="$BATCH" 'BEGIN { x = int(b * c / 1000000 / n + 0.5); print (x < 1 ? 1 : x) }')
+BULK_CUSTOMERS=$((BULK_BATCHES * BATCH))
+SEGMENT=$((DURATION / OLTP_ROUNDS))
+OLTP_ERASURES=$((ERASE_RATE * SEGMENT * OLTP_ROUNDS))
+[ "$SEGMENT" -ge 1 ] || die "DURATION ($DURATION s) must hold OLTP_ROUNDS ($OLTP_ROUNDS) segments of at least 1 s"
+[ "$BULK_CUSTOMERS" -lt "$CUSTOMERS" ] || die "BULK ($BULK_CUSTOMERS customers) must be below the database's $CUSTOMERS customers"
+
+# The generated data takes about 10 kB per customer on disk (measured: 485 MB for 50,000), the
+# template and both contenders' copies exist at the same time, and the WAL takes up to max_wal_size.
+need_kb=$((CUSTOMERS * 10 * 3))
+for s in $SCALES; do
+  kb=$(($(customers_of "$s") * 10))
+  [ "$kb" -le "$need_kb" ] || need_kb=$kb
+done
+need_kb=$((need_kb + need_kb / 10 + 4 * 1048576))
+free_kb=$(df -Pk /tmp | awk 'NR == 2 { print $4 }')
+[ "$free_kb" -gt "$need_kb" ] \
+  || die "about $((need_kb / 1048576 + 1)) GB of disk needed in /tmp, $((free_kb / 1048576)) GB free"
+
+# A debug build (what scripts/test.sh installs) is several times slower than the release build
+# make bench installs; the results say which one ran.
+LIBRARY=$("$PG_BIN/pg_config" --pkglibdir)/pg_erasure.so
+if readelf -S "$LIBRARY" | grep -q '\.debug_info'; then
+  BUILD="debug build ($LIBRARY carries debug info): pg_erasure's timings are not representative"
+  log "warning: $BUILD"
+else
+  BUILD="release build"
+fi
+
+cluster_start $(printf -- '-c %s ' "${SETTINGS[@]}")
+# pgbench's outputs and logs; cluster_start's EXIT trap stops the cluster, this one adds them.
+WORK=$(mktemp -d /tmp/pg_erasure-bench.XXXXXX)
+trap 'cluster_stop; rm -rf "$WORK"' EXIT
+psql -d postgres -c "CREATE EXTENSION pg_stat_statements"
+
+# Generates the shop at a size into a new database, with its erasure policy, the baselines and
+# the erasure queues; sets GENERATED (seconds spent generating the data).
+load_shop() {
+  local db=$1 customers=$2 bulk=$3 start errors
+  log "$db: generating $customers customers"
+  psql -d postgres -c "CREATE DATABASE \"$db\""
+  start=$(date +%s.%N)
+  psql -d "$db" -v customers="$customers" -f bench/schema.sql
+  GENERATED=$(seconds_since "$start")
+  log "$db: generated in $GENERATED s"
+  psql -d "$db" -c "CREATE EXTENSION pg_erasure"
+  psql -d "$db" -f bench/policies.sql >/dev/null
+  errors=$(query "$db" "SELECT count(*) FROM erasure.check() WHERE severity = 'error'")
+  if [ "$errors" != 0 ]; then
+    psql -d "$db" -c "SELECT * FROM erasure.check() WHERE severity = 'error'" >&2
+    die "erasure.check() reports $errors errors for bench/policies.sql"
+  fi
+  psql -d "$db" -f bench/baseline.sql
+  psql -d "$db" -v bulk="$bulk" -v batch="$BATCH" -f bench/workload.sql
+}
+
+# Fails unless the single-erasure queue holds enough erasable customers.
+require_queue() {
+  local have
+  have=$(query "$1" "SELECT count(*) FROM bench.single_queue")
+  [ "$have" -ge "$2" ] || die "$1 has $have erasable customers in bench.single_queue, $2 needed"
+}
+
+copy_template() {
+  psql -d postgres -c "CREATE DATABASE \"$1\" TEMPLATE bench_template STRATEGY FILE_COPY"
+}
+
+drop_database() { psql -d postgres -c "DROP DATABASE \"$1\""; }
+
+# The number of erasures a contender's ledger records.
+ledger_count() {
+  case $2 in
+    engine) query "$1" "SELECT count(*) FROM erasure.ledger" ;;
+    baseline) query "$1" "SELECT count(*) FROM bench.erasure_ledger" ;;
+  esac
+}
+
+# Runs pgbench; a run that fails or leaves a client aborted fails the benchmark.
+pgbench_ok() {
+  local out=$1
+  shift
+  pgbench "$@" >"$out" 2>&1 || { cat "$out" >&2; die "pgbench $*"; }
+}
+
+# From pgbench --log files: "median_ms p99_ms transactions" (nearest rank), failed ones excluded.
+latency_stats() {
+  cat "$@" | awk '$3 ~ /^[0-9]+$/ { print $3 }' | sort -n | awk '
+    function rank(p,   i) { i = int(p * NR); if (i < p * NR) i++; return i < 1 ? 1 : i }
+    { v[NR] = $1 }
+    END { if (NR == 0) exit 1; printf "%.3f %.3f %d\n", v[rank(0.5)] / 1000, v[rank(0.99)] / 1000, NR }'
+}
+
+# Total seconds the transactions of pgbench --log files took.
+busy_seconds() { cat "$@" | awk '$3 ~ /^[0-9]+$/ { s += $3 } END { printf "%.3f", s / 1000000 }'; }
+
+tps_of() { sed -n 's/^tps = \([0-9]*\)\.[0-9]* (without initial connection time)$/\1/p' "$1"; }
+# "mean min max" of the TPS of pgbench outputs.
+tps_summary() {
+  local f
+  for f in "$@"; do tps_of "$f"; done \
+    | awk '{ s += $1; if (NR == 1 || $1 < lo) lo = $1; if ($1 > hi) hi = $1 } END { printf "%.0f %d %d", s / NR, lo, hi }'
+}
+failed_of() { sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$1" | grep . || echo 0; }
+deadlocks_of() { query "$1" "SELECT deadlocks FROM pg_stat_database WHERE datname = '$1'"; }
+
+# One number per table of what an erasure leaves: identical in both contenders' copies once they
+# erased the same customers (anonymized_at holds each erasure's own time, so only its presence
+# counts), and the erased customers' keys from the ledger.
+fingerprint() {
+  local tables="customers addresses orders order_items payments invoices subscriptions appointments
+                support_tickets email_log activity_log webhook_log" t sql=""
+  for t in $tables; do
+    [ -z "$sql" ] || sql+=" UNION ALL "
+    if [ "$t" = customers ]; then
+      sql+="SELECT '$t', count(*), sum(hashtext((to_jsonb(x) - 'anonymized_at')::text)), count(x.anonymized_at) FROM bench.\"$t\" x"
+    else
+      sql+="SELECT '$t', count(*), sum(hashtext(x::text)), 0 FROM bench.\"$t\" x"
+    fi
+  done
+  case $2 in
+    engine) sql+=" UNION ALL SELECT 'ledger', count(*), sum(hashtext(key)), 0 FROM erasure.ledger" ;;
+    baseline) sql+=" UNION ALL SELECT 'ledger', count(*), sum(hashtext(customer_id::text)), 0 FROM bench.erasure_ledger" ;;
+  esac
+  query "$1" "$sql ORDER BY 1"
+}
+
+# The statements run inside functions (the erasures) that took the most time in a database, as
+# markdown table rows.
+top_statements() {
+  query postgres "
+    SELECT format('| %s | %s | %s | \`%s\` |', s.calls, round(s.mean_exec_time::numeric, 3),
+                  round((s.total_exec_time / 1000)::numeric, 2),
+                  replace(left(regexp_replace(s.query, '\s+', ' ', 'g'), 110), '|', '\|'))
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+     WHERE d.datname = '$1' AND NOT s.toplevel
+     ORDER BY s.total_exec_time DESC LIMIT 10"
+}
+
+# -------------------------------------------------------------------------------------------
+# The template: the shop at SCALE with the OLTP tables beside it.
+
+load_shop bench_template "$CUSTOMERS" "$BULK_CUSTOMERS"
+MAIN_GENERATED=$GENERATED
+pgbench -i -q -s "$OLTP_SCALE" bench_template >"$WORK/pgbench-init.out" 2>&1 \
+  || { cat "$WORK/pgbench-init.out" >&2; die "pgbench -i"; }
+require_queue bench_template $((2 * ERASURES + OLTP_ERASURES))
+TEMPLATE_SIZE=$(query postgres "SELECT pg_size_pretty(pg_database_size('bench_template'))")
+CHECK_FINDINGS=$(query bench_template "
+  SELECT coalesce(string_agg(format('%s %s%s: %s', severity, tbl, coalesce('.' || col, ''), problem), E'\n'
+                             ORDER BY severity, tbl::text, col), 'none')
+    FROM erasure.check()")
+BLOCKED=$(query bench_template "SELECT count(*) FROM bench.customers c
+  WHERE EXISTS (SELECT FROM bench.orders o WHERE o.customer_id = c.id AND o.status = 'awaiting_payment')
+     OR EXISTS (SELECT FROM bench.subscriptions s WHERE s.customer_id = c.id AND s.status = 'active')")
+
+declare -A R   # results, by "measure.contender"
+CONTENDERS=(engine baseline)
+
+# Both copies exist side by side and every measurement runs both contenders in turn, so that a
+# drift of the machine's speed does not favour whichever runs first.
+for contender in "${CONTENDERS[@]}"; do
+  log "$contender: copying the template"
+  copy_template "bench_$contender"
+done
+
+for clients in 1 2; do
+  for contender in "${CONTENDERS[@]}"; do
+    db=bench_$contender
+    log "$contender: $ERASURES single erasures, $clients client(s)"
+    before=$(ledger_count "$db" "$contender")
+    psql -d "$db" -c "CHECKPOINT"
+    pgbench_ok "$WORK/single$clients-$contender.out" -n -c "$clients" -j "$clients" -t $((ERASURES / clients)) \
+      -f "bench/erase_$contender.sql" --log --log-prefix="$WORK/log.single$clients-$contender" "$db"
+    done_now=$(($(ledger_count "$db" "$contender") - before))
+    [ "$done_now" -eq $((ERASURES / clients * clients)) ] \
+      || die "$contender erased $done_now customers, $((ERASURES / clients * clients)) expected"
+    R[single$clients.$contender]=$(latency_stats "$WORK/log.single$clients-$contender".*)
+  done
+done
+
+for contender in "${CONTENDERS[@]}"; do
+  db=bench_$contender
+  log "$contender: bulk, $BULK_BATCHES batches of $BATCH"
+  before=$(ledger_count "$db" "$contender")
+  psql -d "$db" -c "CHECKPOINT"
+  pgbench_ok "$WORK/bulk-$contender.out" -n -c 1 -t "$BULK_BATCHES" -f "bench/bulk_$contender.sql" \
+    --log --log-prefix="$WORK/log.bulk-$contender" "$db"
+  erased=$(($(ledger_count "$db" "$contender") - before))
+  R[bulk.$contender]="$erased $(busy_seconds "$WORK/log.bulk-$contender".*)"
+done
+
+# OLTP: rounds of a segment of the load alone, then a segment of the load beside the erasures,
+# each contender in turn; TPC-B's throughput on two cores varies by a third from one run to
+# the next, and alternating spreads that over both conditions and both contenders.
+declare -A ERASED_BEFORE DEADLOCKS_BEFORE FAILURES
+for contender in "${CONTENDERS[@]}"; do
+  db=bench_$contender
+  # After the bulk run, as the README advises; otherwise autovacuum cleans up during the rounds.
+  psql -d "$db" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
+  ERASED_BEFORE[$contender]=$(ledger_count "$db" "$contender")
+  DEADLOCKS_BEFORE[$contender]=$(deadlocks_of "$db")
+  FAILURES[$contender]=0
+done
+for round in $(seq "$OLTP_ROUNDS"); do
+  for contender in "${CONTENDERS[@]}"; do
+    db=bench_$contender
+    log "$contender: OLTP round $round/$OLTP_ROUNDS, $SEGMENT s alone, then $SEGMENT s beside $ERASE_RATE erasures per second"
+    pgbench_ok "$WORK/oltp-alone-$contender-$round.out" -n -c 2 -j 2 -T "$SEGMENT" -b tpcb-like "$db"
+    # Failures here are measured, not fatal: each side's exit status is kept.
+    pgbench -n -c 2 -j 2 -T "$SEGMENT" -b tpcb-like --failures-detailed "$db" \
+      >"$WORK/oltp-load-$contender-$round.out" 2>&1 &
+    load_pid=$!
+    erase_rc=0
+    pgbench -n -c 1 -R "$ERASE_RATE" -t $((ERASE_RATE * SEGMENT)) -f "bench/erase_$contender.sql" --failures-detailed \
+      --log --log-prefix="$WORK/log.oltp-erase-$contender-$round" "$db" \
+      >"$WORK/oltp-erase-$contender-$round.out" 2>&1 || erase_rc=$?
+    load_rc=0
+    wait "$load_pid" || load_rc=$?
+    [ -n "$(tps_of "$WORK/oltp-load-$contender-$round.out")" ] \
+      || { cat "$WORK/oltp-load-$contender-$round.out" >&2; die "the OLTP load beside $contender did not run"; }
+    FAILURES[$contender]=$((FAILURES[$contender] + $(failed_of "$WORK/oltp-load-$contender-$round.out")
+                            + $(failed_of "$WORK/oltp-erase-$contender-$round.out") + (load_rc != 0) + (erase_rc != 0)))
+  done
+done
+sleep 1   # the pgbench sessions report their statistics as they exit
+for contender in "${CONTENDERS[@]}"; do
+  db=bench_$contender
+  erased=$(($(ledger_count "$db" "$contender") - ERASED_BEFORE[$contender]))
+  errors=$((FAILURES[$contender] + OLTP_ERASURES - erased))
+  deadlocks=$(($(deadlocks_of "$db") - DEADLOCKS_BEFORE[$contender]))
+  R[oltp.$contender]="$(tps_summary "$WORK/oltp-alone-$contender-"*.out) $(tps_summary "$WORK/oltp-load-$contender-"*.out) $erased $errors $deadlocks"
+  R[oltp_latency.$contender]=$(latency_stats "$WORK/log.oltp-erase-$contender-"* || echo "- - 0")
+
+  R[top.$contender]=$(top_statements "$db")
+  log "$contender: fingerprinting the data left"
+  R[fingerprint.$contender]=$(fingerprint "$db" "$contender")
+  drop_database "$db"
+done
+
+if [ "${R[fingerprint.engine]}" != "${R[fingerprint.baseline]}" ]; then
+  diff <(echo "${R[fingerprint.engine]}") <(echo "${R[fingerprint.baseline]}") >&2 || true
+  die "pg_erasure and the baseline left different data (table|rows|hash|anonymized): bench/baseline.sql no longer does what bench/policies.sql says"
+fi
+
+# -------------------------------------------------------------------------------------------
+# Scale: the same single erasure on shops of several sizes, the main size first while its
+# template still exists.
+
+mapfile -t scale_list < <(for s in $SCALES; do customers_of "$s"; echo; done | sort -nu \
+                            | awk -v main="$CUSTOMERS" '$1 == main { print; next } { rest[++n] = $1 }
+                                                        END { for (i = 1; i <= n; i++) print rest[i] }')
+[ "${#scale_list[@]}" -gt 0 ] || die "SCALES is empty"
+template=1
+declare -A GEN=()
+for n in "${scale_list[@]}"; do
+  db=bench_scale_$n
+  if [ "$n" -eq "$CUSTOMERS" ] && [ "$template" = 1 ]; then
+    copy_template "$db"
+    GEN[$n]=$MAIN_GENERATED
+  fi
+  if [ "$template" = 1 ]; then drop_database bench_template; template=0; fi
+  if [ -z "${GEN[$n]:-}" ]; then
+    load_shop "$db" "$n" 0
+    GEN[$n]=$GENERATED
+  fi
+  require_queue "$db" $((2 * ERASURES))
+  for contender in "${CONTENDERS[@]}"; do
+    log "scale $n: $ERASURES single erasures by $contender"
+    psql -d "$db" -c "CHECKPOINT"
+    pgbench_ok "$WORK/scale$n-$contender.out" -n -c 1 -t "$ERASURES" -f "bench/erase_$contender.sql" \
+      --log --log-prefix="$WORK/log.scale$n-$contender" "$db"
+    R[scale$n.$contender]=$(latency_stats "$WORK/log.scale$n-$contender".*)
+  done
+  R[scale$n.size]=$(query postgres "SELECT pg_size_pretty(pg_database_size('$db'))")
+  drop_database "$db"
+done
+
+# -------------------------------------------------------------------------------------------
+# The report.
+
+field() { echo "${R[$1]}" | awk -v i="$2" '{ print $i }'; }
+# ratio a b: a / b with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# verdict value op limit, op being <= or >=: "met" or "missed".
+verdict() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+  print (v != "-" && (op == "<=" ? v <= l : v >= l)) ? "met" : "missed" }'; }
+ms() { echo "$1 ms"; }
+
+{
+  echo "# pg_erasure benchmarks"
+  echo
+  if [ "${SMOKE:-0}" = 1 ]; then
+    echo "**Smoke run**: tiny sizes and short phases, to check that the harness works; the timings"
+    echo "below mean nothing and no target is judged on them."
+    echo
+  fi
+  echo "pg_erasure against hand-written baselines doing the same work (\`bench/baseline.sql\`), on a"
+  echo "generated shop (\`bench/schema.sql\`) erased by the policy of \`bench/policies.sql\`. Each"
+  echo "contender works on its own copy of one template database and erases the same customers in"
+  echo "the same random order; the run checks that both copies end with identical data."
+  echo
+  echo "## Run"
+  echo
+  echo "| | |"
+  echo "| --- | --- |"
+  echo "| command | \`${BENCH_COMMAND:-bash bench/run.sh}\` with SCALE=$SCALE SCALES=\"$SCALES\" DURATION=$DURATION OLTP_ROUNDS=$OLTP_ROUNDS ERASURES=$ERASURES BULK=$BULK BATCH=$BATCH ERASE_RATE=$ERASE_RATE OLTP_SCALE=$OLTP_SCALE |"
+  echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+  echo "| commit | $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src sql 2>/dev/null || echo ' with uncommitted changes in src/ or sql/') |"
+  echo "| CPU | $(nproc) × $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1) |"
+  echo "| RAM | $(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo) |"
+  echo "| PostgreSQL | $(query postgres "SELECT version()") |"
+  echo "| pg_erasure | $(query postgres "SELECT default_version FROM pg_available_extensions WHERE name = 'pg_erasure'"), $BUILD |"
+  echo "| settings | ${SETTINGS[*]} fsync=off (scripts/cluster.sh); everything else default |"
+  echo "| shop | $CUSTOMERS customers, $BLOCKED of them blocked; $TEMPLATE_SIZE with the OLTP tables; generated in $MAIN_GENERATED s |"
+  echo "| erasure.check() | $(echo "$CHECK_FINDINGS" | sed ':a;N;$!ba;s/\n/; /g;s/|/\\|/g') |"
+  echo
+  echo "## 1. Single erasure"
+  echo
+  echo "Latency of one erasure per transaction, from pgbench's per-transaction logs ($ERASURES"
+  echo "erasures per row; with 2 clients, $((ERASURES / 2)) each)."
+  echo
+  echo "| clients | statistic | pg_erasure | baseline (PL/pgSQL) | ratio | target | result |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  for clients in 1 2; do
+    for stat in median:1:1.25 p99:2:2; do
+      IFS=: read -r name i limit <<<"$stat"
+      e=$(field "single$clients.engine" "$i")
+      b=$(field "single$clients.baseline" "$i")
+      r=$(ratio "$e" "$b")
+      echo "| $clients | $name | $(ms "$e") | $(ms "$b") | $r | ≤ $limit× | $(verdict "$r" "<=" "$limit") |"
+    done
+  done
+  echo
+  echo "## 2. Bulk erasure"
+  echo
+  echo "$BULK_CUSTOMERS random customers (the blocked ones included, and skipped by both) in"
+  echo "$BULK_BATCHES batches of $BATCH, one transaction per batch, 1 client:"
+  echo "\`erasure.anonymize_many('customer', ids)\` against the set-based"
+  echo "\`bench.bench_baseline_erase_set(ids)\`."
+  echo
+  echo "| | pg_erasure | baseline (set-based SQL) | ratio | target | result |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  e_rate=$(awk -v n="$(field bulk.engine 1)" -v s="$(field bulk.engine 2)" 'BEGIN { printf "%.0f", n / s }')
+  b_rate=$(awk -v n="$(field bulk.baseline 1)" -v s="$(field bulk.baseline 2)" 'BEGIN { printf "%.0f", n / s }')
+  r=$(ratio "$e_rate" "$b_rate")
+  echo "| customers erased | $(field bulk.engine 1) | $(field bulk.baseline 1) | | | |"
+  echo "| seconds | $(field bulk.engine 2) | $(field bulk.baseline 2) | | | |"
+  echo "| customers per second | $e_rate | $b_rate | $r | ≥ 0.8× | $(verdict "$r" ">=" 0.8) |"
+  echo
+  echo "## 3. OLTP impact"
+  echo
+  echo "pgbench's TPC-B-like load (scale $OLTP_SCALE, 2 clients) for $DURATION s alone and $DURATION s beside"
+  echo "$OLTP_ERASURES erasures at $ERASE_RATE per second (a second pgbench, \`-R $ERASE_RATE\`), in each contender's"
+  echo "database: $OLTP_ROUNDS rounds of $SEGMENT s alone then $SEGMENT s beside, the contenders in turn. TPS: the mean"
+  echo "of the segments (lowest–highest). Errors: failed or missing transactions of either pgbench;"
+  echo "deadlocks: pg_stat_database over the rounds."
+  echo
+  echo "| | TPS alone | TPS beside erasures | change | erasures | erasure median | erasure p99 | errors | deadlocks | target | result |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  for contender in engine baseline; do
+    read -r alone alone_lo alone_hi loaded loaded_lo loaded_hi erased errors deadlocks <<<"${R[oltp.$contender]}"
+    change=$(awk -v a="$alone" -v l="$loaded" 'BEGIN { printf "%+.1f", (l - a) / a * 100 }')
+    ok=$(awk -v c="$change" -v e="$errors" -v d="$deadlocks" 'BEGIN { print (c > -10 && e == 0 && d == 0) ? "met" : "missed" }')
+    label=$([ "$contender" = engine ] && echo "pg_erasure" || echo "baseline (PL/pgSQL)")
+    echo "| $label | $alone ($alone_lo–$alone_hi) | $loaded ($loaded_lo–$loaded_hi) | $change % | $erased | $(ms "$(field "oltp_latency.$contender" 1)") | $(ms "$(field "oltp_latency.$contender" 2)") | $errors | $deadlocks | drop < 10 %, no error or deadlock | $ok |"
+  done
+  echo
+  echo "## 4. Scale"
+  echo
+  echo "The single erasure (1 client, $ERASURES erasures per contender; the baseline erases the"
+  echo "next $ERASURES customers of the same queue) on shops of several sizes; the target compares"
+  echo "pg_erasure's median at the largest size with the smallest."
+  echo
+  echo "| customers | database | generated in | pg_erasure median | pg_erasure p99 | baseline median | baseline p99 | pg_erasure median / smallest |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  mapfile -t sorted < <(printf '%s\n' "${scale_list[@]}" | sort -n)
+  smallest=$(field "scale${sorted[0]}.engine" 1)
+  for n in "${sorted[@]}"; do
+    echo "| $n | ${R[scale$n.size]} | ${GEN[$n]} s | $(ms "$(field "scale$n.engine" 1)") | $(ms "$(field "scale$n.engine" 2)") | $(ms "$(field "scale$n.baseline" 1)") | $(ms "$(field "scale$n.baseline" 2)") | $(ratio "$(field "scale$n.engine" 1)" "$smallest") |"
+  done
+  largest=${sorted[-1]}
+  r=$(ratio "$(field "scale$largest.engine" 1)" "$smallest")
+  echo
+  echo "| target | result |"
+  echo "| --- | --- |"
+  echo "| median at $largest customers ≤ 1.2× median at ${sorted[0]} ($r×) | $(verdict "$r" "<=" 1.2) |"
+  echo
+  echo "## Where the time goes"
+  echo
+  echo "The statements run inside the erasure functions that took the most time in each contender's"
+  echo "database over measurements 1-3 (pg_stat_statements, nested statements only)."
+  for contender in engine baseline; do
+    echo
+    echo "$([ "$contender" = engine ] && echo "pg_erasure" || echo "Baseline"):"
+    echo
+    echo "| calls | mean ms | total s | statement |"
+    echo "| --- | --- | --- | --- |"
+    echo "${R[top.$contender]}"
+  done
+} >"$WORK/results.md"
+
+cp "$WORK/results.md" "$RESULTS"
+cat "$RESULTS"
+log "done: $RESULTS"
