@@ -176,6 +176,8 @@ tps_summary() {
 }
 failed_of() { sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$1" | grep . || echo 0; }
 deadlocks_of() { query "$1" "SELECT deadlocks FROM pg_stat_database WHERE datname = '$1'"; }
+# Blocks a database read from outside shared_buffers so far (a backend reports at its exit).
+blocks_read_of() { query "$1" "SELECT blks_read FROM pg_stat_database WHERE datname = '$1'"; }
 
 # One number per table of what an erasure leaves: identical in both contenders' copies once they
 # erased the same customers (anonymized_at holds each erasure's own time, so only its presence
@@ -341,9 +343,12 @@ for n in "${scale_list[@]}"; do
   for contender in "${CONTENDERS[@]}"; do
     log "scale $n: $ERASURES single erasures by $contender"
     psql -d "$db" -c "CHECKPOINT"
+    read_before=$(blocks_read_of "$db")
     pgbench_ok "$WORK/scale$n-$contender.out" -n -c 1 -t "$ERASURES" -f "bench/erase_$contender.sql" \
       --log --log-prefix="$WORK/log.scale$n-$contender" "$db"
-    R[scale$n.$contender]=$(latency_stats "$WORK/log.scale$n-$contender".*)
+    read_per_erasure=$(awk -v a="$read_before" -v b="$(blocks_read_of "$db")" -v n="$ERASURES" \
+                         'BEGIN { printf "%.1f", (b - a) / n }')
+    R[scale$n.$contender]="$(latency_stats "$WORK/log.scale$n-$contender".*) $read_per_erasure"
   done
   R[scale$n.size]=$(query postgres "SELECT pg_size_pretty(pg_database_size('$db'))")
   drop_database "$db"
@@ -443,14 +448,16 @@ ms() { echo "$1 ms"; }
   echo
   echo "The single erasure (1 client, $ERASURES erasures per contender; the baseline erases the"
   echo "next $ERASURES customers of the same queue) on shops of several sizes; the target compares"
-  echo "pg_erasure's median at the largest size with the smallest."
+  echo "pg_erasure's median at the largest size with the smallest. Blocks read: buffers each erasure"
+  echo "had to read from outside shared_buffers (pg_stat_database.blks_read), which grow with the"
+  echo "share of the database that does not fit in memory."
   echo
-  echo "| customers | database | generated in | pg_erasure median | pg_erasure p99 | baseline median | baseline p99 | pg_erasure median / smallest |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| customers | database | generated in | pg_erasure median | pg_erasure p99 | baseline median | baseline p99 | blocks read per erasure (pg_erasure / baseline) | pg_erasure median / smallest |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   mapfile -t sorted < <(printf '%s\n' "${scale_list[@]}" | sort -n)
   smallest=$(field "scale${sorted[0]}.engine" 1)
   for n in "${sorted[@]}"; do
-    echo "| $n | ${R[scale$n.size]} | ${GEN[$n]} s | $(ms "$(field "scale$n.engine" 1)") | $(ms "$(field "scale$n.engine" 2)") | $(ms "$(field "scale$n.baseline" 1)") | $(ms "$(field "scale$n.baseline" 2)") | $(ratio "$(field "scale$n.engine" 1)" "$smallest") |"
+    echo "| $n | ${R[scale$n.size]} | ${GEN[$n]} s | $(ms "$(field "scale$n.engine" 1)") | $(ms "$(field "scale$n.engine" 2)") | $(ms "$(field "scale$n.baseline" 1)") | $(ms "$(field "scale$n.baseline" 2)") | $(field "scale$n.engine" 4) / $(field "scale$n.baseline" 4) | $(ratio "$(field "scale$n.engine" 1)" "$smallest") |"
   done
   largest=${sorted[-1]}
   r=$(ratio "$(field "scale$largest.engine" 1)" "$smallest")
