@@ -28,6 +28,7 @@
 #   ERASURES        erasures per single-erasure measurement            (full 5000, smoke 200)
 #   BULK            customers of the bulk measurement per million      (100000: 100,000 at SCALE=1)
 #   BATCH           customers per bulk batch                           (1000)
+#   SCALE_ROUNDS    rounds the contenders take in turn in measurement 4 (5)
 #   ERASE_RATE      erasures per second beside the OLTP load           (20)
 #   OLTP_SCALE      pgbench -i scale factor of the OLTP tables         (full 10,   smoke 2)
 #   SHARED_BUFFERS  the cluster's shared_buffers                       (full 4GB,  smoke 256MB)
@@ -45,7 +46,7 @@ else
   : "${SCALE:=1}" "${SCALES:=0.1 1 5}" "${DURATION:=120}" "${OLTP_ROUNDS:=4}" "${ERASURES:=5000}" \
     "${OLTP_SCALE:=10}" "${SHARED_BUFFERS:=4GB}"
 fi
-: "${BULK:=100000}" "${BATCH:=1000}" "${ERASE_RATE:=20}"
+: "${BULK:=100000}" "${BATCH:=1000}" "${ERASE_RATE:=20}" "${SCALE_ROUNDS:=5}"
 
 # The settings of the cluster, as they appear in the results. scripts/cluster.sh adds fsync=off.
 SETTINGS=(
@@ -340,15 +341,22 @@ for n in "${scale_list[@]}"; do
     GEN[$n]=$GENERATED
   fi
   require_queue "$db" $((2 * ERASURES))
+  # Both contenders share this database, whose pages the first erasures bring into memory: they
+  # take turns in SCALE_ROUNDS rounds, so that neither runs on a cache the other warmed.
+  declare -A blocks_read=([engine]=0 [baseline]=0)
+  psql -d "$db" -c "CHECKPOINT"
+  for round in $(seq "$SCALE_ROUNDS"); do
+    for contender in "${CONTENDERS[@]}"; do
+      log "scale $n: round $round/$SCALE_ROUNDS, $((ERASURES / SCALE_ROUNDS)) single erasures by $contender"
+      read_before=$(blocks_read_of "$db")
+      pgbench_ok "$WORK/scale$n-$contender-$round.out" -n -c 1 -t $((ERASURES / SCALE_ROUNDS)) \
+        -f "bench/erase_$contender.sql" --log --log-prefix="$WORK/log.scale$n-$contender-$round" "$db"
+      blocks_read[$contender]=$((blocks_read[$contender] + $(blocks_read_of "$db") - read_before))
+    done
+  done
   for contender in "${CONTENDERS[@]}"; do
-    log "scale $n: $ERASURES single erasures by $contender"
-    psql -d "$db" -c "CHECKPOINT"
-    read_before=$(blocks_read_of "$db")
-    pgbench_ok "$WORK/scale$n-$contender.out" -n -c 1 -t "$ERASURES" -f "bench/erase_$contender.sql" \
-      --log --log-prefix="$WORK/log.scale$n-$contender" "$db"
-    read_per_erasure=$(awk -v a="$read_before" -v b="$(blocks_read_of "$db")" -v n="$ERASURES" \
-                         'BEGIN { printf "%.1f", (b - a) / n }')
-    R[scale$n.$contender]="$(latency_stats "$WORK/log.scale$n-$contender".*) $read_per_erasure"
+    read_per_erasure=$(awk -v b="${blocks_read[$contender]}" -v n="$ERASURES" 'BEGIN { printf "%.1f", b / n }')
+    R[scale$n.$contender]="$(latency_stats "$WORK/log.scale$n-$contender"-*) $read_per_erasure"
   done
   R[scale$n.size]=$(query postgres "SELECT pg_size_pretty(pg_database_size('$db'))")
   drop_database "$db"
@@ -382,7 +390,7 @@ ms() { echo "$1 ms"; }
   echo
   echo "| | |"
   echo "| --- | --- |"
-  echo "| command | \`${BENCH_COMMAND:-bash bench/run.sh}\` with SCALE=$SCALE SCALES=\"$SCALES\" DURATION=$DURATION OLTP_ROUNDS=$OLTP_ROUNDS ERASURES=$ERASURES BULK=$BULK BATCH=$BATCH ERASE_RATE=$ERASE_RATE OLTP_SCALE=$OLTP_SCALE |"
+  echo "| command | \`${BENCH_COMMAND:-bash bench/run.sh}\` with SCALE=$SCALE SCALES=\"$SCALES\" DURATION=$DURATION OLTP_ROUNDS=$OLTP_ROUNDS ERASURES=$ERASURES SCALE_ROUNDS=$SCALE_ROUNDS BULK=$BULK BATCH=$BATCH ERASE_RATE=$ERASE_RATE OLTP_SCALE=$OLTP_SCALE |"
   echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
   echo "| commit | $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src sql 2>/dev/null || echo ' with uncommitted changes in src/ or sql/') |"
   echo "| CPU | $(nproc) × $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1) |"
@@ -446,8 +454,8 @@ ms() { echo "$1 ms"; }
   echo
   echo "## 4. Scale"
   echo
-  echo "The single erasure (1 client, $ERASURES erasures per contender; the baseline erases the"
-  echo "next $ERASURES customers of the same queue) on shops of several sizes; the target compares"
+  echo "The single erasure (1 client, $ERASURES erasures per contender, in $SCALE_ROUNDS rounds taken in turn;"
+  echo "each erases the next customers of the same queue) on shops of several sizes; the target compares"
   echo "pg_erasure's median at the largest size with the smallest. Blocks read: buffers each erasure"
   echo "had to read from outside shared_buffers (pg_stat_database.blks_read), which grow with the"
   echo "share of the database that does not fit in memory."
