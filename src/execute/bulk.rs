@@ -8,8 +8,7 @@
 //! blockers, `already_erased`, `not_found`, `refused` for a delete while rows must be kept);
 //! the others are erased together, each with its own ledger row. The blocker queries run once
 //! for the whole batch, each joined to the keys. A catalog with a filter that compares with one
-//! key (`$1`)
-//! cannot be erased set-based: its subjects are then erased one by one, still in one
+//! key (`$1`) cannot be erased set-based: its subjects are then erased one by one, still in one
 //! transaction.
 
 use std::collections::{HashMap, HashSet};

@@ -119,8 +119,8 @@ pub struct Plan {
     /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
     /// reports the table at the same position.
     pub outcomes: Vec<Outcome>,
-    /// Foreign keys from rows the erasure keeps onto rows a delete removes, described for
-    /// messages; `census` counts the subject's referencing rows for each, after the tables.
+    /// The foreign keys of tables onto themselves (`referred_by`), described for messages;
+    /// `census` counts, after the tables, the rows of others referencing the subject's through each.
     pub references: Vec<String>,
     /// `table.column` of every column of a masked table that has no policy.
     pub unreviewed_columns: Vec<String>,
@@ -833,8 +833,9 @@ fn policy_strategy(relation: &Relation, column: &Column, name: &str, params: &se
     strategy
 }
 
-/// A retained table whose foreign key points at a deleted table would lose rows (CASCADE),
-/// have them changed (SET NULL) or fail every erasure (RESTRICT): refuse such a catalog.
+/// A table the erasure keeps (retained, masked, or the subject's own) whose foreign key points
+/// at a deleted table would lose rows (CASCADE), have them changed (SET NULL) or fail every
+/// erasure (NO ACTION, RESTRICT): refuse such a catalog.
 fn check_kept_rows_survive_deletes(client: &SpiClient<'_>, nodes: &[Node]) {
     for kept in nodes.iter().filter(|n| n.action() != Action::Delete) {
         for deleted in nodes.iter().filter(|n| n.action() == Action::Delete) {
