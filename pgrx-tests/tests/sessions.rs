@@ -351,12 +351,21 @@ fn process_requests_runs_under_pg_cron() {
     };
     cron.execute("SELECT cron.unschedule($1::bigint)", &[&job]).unwrap();
     assert_eq!(status, "done", "the scheduled process_requests() should have erased customer 1");
-    let runs: Vec<String> = cron
-        .query("SELECT status FROM cron.job_run_details WHERE jobid = $1", &[&job])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    // pg_cron records a run's outcome only after the job's transaction has committed, so the
+    // request can read "done" while job_run_details still says "running": wait for the record.
+    let recorded_by = Instant::now() + Duration::from_secs(30);
+    let runs = loop {
+        let runs: Vec<String> = cron
+            .query("SELECT status FROM cron.job_run_details WHERE jobid = $1", &[&job])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if runs.iter().any(|s| s == "succeeded") || Instant::now() > recorded_by {
+            break runs;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(runs.iter().any(|s| s == "succeeded"), "pg_cron runs: {runs:?}");
     assert_eq!(customer(&mut shop, 1), ("Xxxx".into(), "erased-1@invalid.example".into()));
 }
