@@ -4,7 +4,7 @@
 # (scripts/cluster.sh). Writes its results table to BENCHMARKS.md (a smoke run: to
 # bench/results.md, which git ignores).
 #
-#   make bench          the full run: an estimated 80 to 100 minutes on 2 cores (generating takes
+#   make bench          the full run: 58 minutes measured on 2 cores (generating takes
 #                       about 3.5 s per 10,000 customers, so half an hour for the 5M-customer
 #                       database, which also needs about 50 GB of disk)
 #   make bench-smoke    SMOKE=1: tiny scales and short phases, about 40 s; fails only if the
