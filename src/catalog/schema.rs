@@ -135,29 +135,23 @@ pub fn primary_key(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<String> {
 /// Foreign keys declared on `from` that reference `to`, by name.
 pub fn foreign_keys(client: &SpiClient<'_>, from: pg_sys::Oid, to: pg_sys::Oid) -> Vec<ForeignKey> {
     foreign_keys_where(client, "c.conrelid = $1 AND c.confrelid = $2", &[from.into(), to.into()])
-        .into_iter()
-        .map(|(_, fk)| fk)
-        .collect()
 }
 
 /// A table's foreign keys onto itself whose delete rule forbids deleting a referenced row (NO
 /// ACTION or RESTRICT): a customer's `referred_by`.
 pub fn restricting_self_references(client: &SpiClient<'_>, table: pg_sys::Oid) -> Vec<ForeignKey> {
     foreign_keys_where(client, "c.conrelid = $1 AND c.confrelid = $1 AND c.confdeltype IN ('a', 'r')", &[table.into()])
-        .into_iter()
-        .map(|(_, fk)| fk)
-        .collect()
 }
 
 /// The foreign keys (declared on a table, not inherited by its partitions) matching
-/// `condition` on pg_constraint `c`, with the OID of the table declaring each.
+/// `condition` on pg_constraint `c`, by name.
 fn foreign_keys_where(
     client: &SpiClient<'_>,
     condition: &str,
     arguments: &[pgrx::datum::DatumWithOid<'_>],
-) -> Vec<(pg_sys::Oid, ForeignKey)> {
+) -> Vec<ForeignKey> {
     let query = format!(
-        "SELECT c.conrelid, c.conname::pg_catalog.text,
+        "SELECT c.conname::pg_catalog.text,
                 ARRAY(SELECT a.attname::pg_catalog.text
                         FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
                         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -168,17 +162,13 @@ fn foreign_keys_where(
                        ORDER BY k.ord)
            FROM pg_catalog.pg_constraint c
           WHERE c.contype = 'f' AND c.conparentid = 0 AND {condition}
-          ORDER BY c.conrelid, c.conname"
+          ORDER BY c.conname"
     );
     spi(client.select(query.as_str(), None, arguments))
-        .map(|row| {
-            let oid = spi(row.get(1)).unwrap_or(pg_sys::InvalidOid);
-            let fk = ForeignKey {
-                name: spi(row.get(2)).unwrap_or_default(),
-                columns: spi(row.get(3)).unwrap_or_default(),
-                referenced: spi(row.get(4)).unwrap_or_default(),
-            };
-            (oid, fk)
+        .map(|row| ForeignKey {
+            name: spi(row.get(1)).unwrap_or_default(),
+            columns: spi(row.get(2)).unwrap_or_default(),
+            referenced: spi(row.get(3)).unwrap_or_default(),
         })
         .collect()
 }
