@@ -192,12 +192,19 @@ AS 'MODULE_PATHNAME', 'replay_wrapper';
 COMMENT ON FUNCTION erasure.replay(jsonb) IS
     'Re-applies, in request order and without checking blockers, every erasure of an erasure.ledger_export() document that this database''s ledger lacks (after restoring an older backup); one line per entry: anonymized, deleted, present, not_found or released. Running it again changes nothing.';
 
--- Used by the hmac strategy inside generated UPDATEs.
-CREATE FUNCTION erasure.hmac_sha256(value text) RETURNS text
-LANGUAGE c STABLE STRICT SET search_path = pg_catalog, pg_temp
+-- The hmac strategy. Generated statements pass the key (erasure.set_hmac_key) as a parameter,
+-- so the function is IMMUTABLE: a pure function of its arguments, which Citus pushes down.
+CREATE FUNCTION erasure.hmac_sha256(value text, key text) RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hmac_sha256_wrapper';
-COMMENT ON FUNCTION erasure.hmac_sha256(text) IS
-    'Hex HMAC-SHA-256 of value under the superuser-only setting erasure.hmac_key (used by the hmac strategy).';
+COMMENT ON FUNCTION erasure.hmac_sha256(text, text) IS
+    'Hex HMAC-SHA-256 of value under key (the hmac strategy calls it with the key set by erasure.set_hmac_key).';
+
+CREATE FUNCTION erasure.set_hmac_key(key text) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'set_hmac_key_wrapper';
+COMMENT ON FUNCTION erasure.set_hmac_key(text) IS
+    'Sets the secret key of the hmac strategy (superusers only; at least 16 characters). It is kept in erasure.hmac_key, which only the extension''s owner can read.';
 
 CREATE FUNCTION erasure.release_expired(subject text DEFAULT NULL)
 RETURNS TABLE("table" text, rows bigint)
@@ -208,8 +215,12 @@ COMMENT ON FUNCTION erasure.release_expired(text) IS
 
 -- Requests with deadlines and holds.
 
+-- The queue is written only here and in process_requests(), as the extension's owner
+-- (SECURITY DEFINER): no role may write it directly, so nobody can forge a request's state.
+-- Both run fixed statements only; everything tied to a subject (the preview, the erasure)
+-- switches to the subject's owner inside the C functions they call.
 CREATE FUNCTION erasure.request(subject text, id text, reference text DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     -- Validates the subject and the key (P0002 for an unknown one) and gives the key's
@@ -240,7 +251,7 @@ COMMENT ON FUNCTION erasure.request(text, anyelement, text) IS
 
 CREATE FUNCTION erasure.process_requests(mode text DEFAULT 'auto')
 RETURNS TABLE(request_id bigint, status text, detail jsonb)
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     queued record;
@@ -315,7 +326,9 @@ DECLARE
     skipped bigint;
     candidate record;
 BEGIN
-    IF batch_size IS NULL OR batch_size < 1 THEN
+    -- First of all: nothing below may resolve a name through the caller's search_path.
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Inside a transaction block no batch could be committed: fail now, before any work.

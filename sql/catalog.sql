@@ -70,6 +70,19 @@ SELECT pg_catalog.pg_extension_config_dump('erasure.tables', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.column_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.blockers', '');
 
+-- The secret of the hmac strategy, set by erasure.set_hmac_key(). Only the extension's owner
+-- (a superuser) can read it: security.sql grants nothing on it. Not a setting, because a
+-- setting of a library not loaded in a session is a placeholder anyone can read there. Not
+-- dumped by pg_dump either: keep the key with your other secrets and set it again after a
+-- restore.
+CREATE TABLE erasure.hmac_key (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    key       text NOT NULL,
+    set_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE erasure.hmac_key IS
+    'The secret key of the hmac masking strategy (one row); readable by the extension''s owner only.';
+
 -- The ledger: one row per erasure, proof that it happened, and nothing personal. The key is the
 -- subject's identifier (needed to recognise a repeated request); no summary value, no old
 -- value, no blocker detail is ever written here. It doubles as a durable outbox for systems

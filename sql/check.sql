@@ -11,16 +11,42 @@ AS $$ SELECT '(e_?mail|phone|fone|telefon|mobile|cell|celular|cpf|cnpj|ssn|perso
 COMMENT ON FUNCTION erasure.personal_name_pattern() IS
     'The regular expression erasure.check() matches column names against to flag columns that look personal.';
 
+-- Of the subjects, those the current user acts for: it owns (or is a member of the owner of)
+-- their subject table, or is a superuser.
 CREATE FUNCTION erasure.registered_tables(subject text DEFAULT NULL)
 RETURNS TABLE(subject text, tbl regclass, action text, reason text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.subject, s.tbl, 'mask', NULL FROM erasure.subjects s WHERE $1 IS NULL OR s.subject = $1
+    WITH mine AS (
+        SELECT s.subject, s.tbl FROM erasure.subjects s JOIN pg_class c ON c.oid = s.tbl
+         WHERE ($1 IS NULL OR s.subject = $1) AND pg_has_role(c.relowner, 'USAGE'))
+    SELECT m.subject, m.tbl, 'mask', NULL FROM mine m
     UNION ALL
-    SELECT t.subject, t.tbl, t.action, t.reason FROM erasure.tables t WHERE $1 IS NULL OR t.subject = $1
+    SELECT t.subject, t.tbl, t.action, t.reason FROM erasure.tables t JOIN mine m ON m.subject = t.subject
 $$;
 COMMENT ON FUNCTION erasure.registered_tables(text) IS
-    'The tables registered for a subject (every subject when NULL), its own table included (as mask).';
+    'The tables registered for a subject (every subject when NULL) whose subject table the current user owns, its own table included (as mask).';
+
+-- The privileges a subject's owner needs on a registered table for its action, the first one
+-- it lacks (NULL when it has them all): erasures run with exactly that owner's rights.
+-- Registration refuses a table for which this is not NULL, and check() reports it.
+CREATE FUNCTION erasure.missing_privilege(owner oid, tbl regclass, action text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.privilege
+      FROM unnest(CASE WHEN action = 'retain' THEN ARRAY['SELECT'] ELSE ARRAY['SELECT', 'UPDATE', 'DELETE'] END)
+           WITH ORDINALITY AS p(privilege, n)
+     WHERE NOT has_table_privilege(owner, tbl, p.privilege)
+     ORDER BY p.n LIMIT 1
+$$;
+COMMENT ON FUNCTION erasure.missing_privilege(oid, regclass, text) IS
+    'The first privilege the role owner lacks on tbl to erase its rows under action mask, delete (SELECT, UPDATE, DELETE) or retain (SELECT); NULL when none is missing.';
+
+CREATE FUNCTION erasure.values_look_personal(tbl regclass, col name) RETURNS boolean
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'values_look_personal_wrapper';
+COMMENT ON FUNCTION erasure.values_look_personal(regclass, name) IS
+    'Whether some of the first 100 values of the column look like e-mail addresses, CPF/CNPJ, phone numbers, IBANs or IP addresses; read as the table''s owner, restricted; NULL when the current user may not read the column.';
 
 CREATE FUNCTION erasure.check(subject text DEFAULT NULL)
 RETURNS TABLE(severity text, tbl regclass, col name, problem text, hint text)
@@ -30,6 +56,18 @@ DECLARE
     keep record;
     looks_personal boolean;
 BEGIN
+    IF $1 IS NOT NULL AND EXISTS (SELECT FROM erasure.subjects s WHERE s.subject = $1)
+       AND NOT EXISTS (SELECT FROM erasure.registered_tables($1)) THEN
+        RAISE EXCEPTION 'must be owner of the table of erasure subject "%" to check it', $1
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- Registered relations that are no tables any more (a table turned into a view).
+    RETURN QUERY
+    SELECT 'error', r.tbl, NULL::name, 'is no longer a table: erasures of the subject fail',
+           format('SELECT erasure.register_table(%L, ...);  -- register the table that holds the rows now', r.subject)
+      FROM erasure.registered_tables($1) r JOIN pg_class c ON c.oid = r.tbl
+     WHERE c.relkind NOT IN ('r', 'p');
+
     -- Columns of masked tables nobody decided on.
     RETURN QUERY
     SELECT 'error', r.tbl, a.attname, 'column has no masking policy: the erasure leaves it as it is',
@@ -86,13 +124,8 @@ BEGIN
     LOOP
         looks_personal := keep.col ~* erasure.personal_name_pattern();
         IF NOT looks_personal AND keep.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype) THEN
-            -- Sample values: e-mail addresses, CPF/CNPJ, phone numbers, IBANs, IP addresses.
-            EXECUTE format($sample$
-                SELECT count(*) > 0 FROM (SELECT %1$I::text AS v FROM %2$s WHERE %1$I IS NOT NULL LIMIT 100) s
-                 WHERE v ~ '^[^@\s]+@[^@\s]+\.[a-z]{2,}$'
-                    OR v ~ '^\d{3}\.\d{3}\.\d{3}-\d{2}$' OR v ~ '^\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}$'
-                    OR v ~ '^\+?[\d\s().-]{8,}$' OR v ~ '^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$'
-                    OR v ~ '^\d{1,3}(\.\d{1,3}){3}$'$sample$, keep.col, keep.tbl) INTO looks_personal;
+            -- Sample values, as the table's owner (never as the caller of check()).
+            looks_personal := coalesce(erasure.values_look_personal(keep.tbl, keep.col), false);
         END IF;
         IF looks_personal THEN
             severity := 'warning'; tbl := keep.tbl; col := keep.col;
@@ -118,7 +151,7 @@ BEGIN
     -- Triggers may copy old values elsewhere (an audit table); rules and views expose columns.
     RETURN QUERY
     SELECT DISTINCT 'warning', r.tbl, NULL::name, format('trigger %s may copy the values the erasure changes into another table', tg.tgname),
-           'Check what the trigger writes, and register that table too. It runs as erasure_executor: a table it writes needs a GRANT to that role, or the trigger function SECURITY DEFINER.'
+           'Check what the trigger writes, and register that table too. During an erasure it runs with the rights of the subject''s owner.'
       FROM erasure.registered_tables($1) r JOIN pg_trigger tg ON tg.tgrelid = r.tbl AND NOT tg.tgisinternal
      WHERE r.action IN ('mask', 'delete');
     RETURN QUERY
@@ -139,24 +172,43 @@ BEGIN
       JOIN pg_rewrite rw ON rw.ev_class = r.tbl AND rw.rulename <> '_RETURN'
      WHERE r.action IN ('mask', 'delete');
 
-    -- Erasures run as erasure_executor with the rights registration granted; a table dropped
-    -- and created again, or a REVOKE, takes them away and every erasure fails with 42501.
+    -- Erasures run with the rights of the subject's owner; a REVOKE, or a table whose owner
+    -- changed, takes them away and every erasure fails with 42501.
     RETURN QUERY
-    SELECT 'error', r.tbl, NULL::name, 'erasure_executor lacks the rights erasures run with',
-           format('GRANT SELECT, UPDATE, DELETE ON %s TO erasure_executor;  -- or register the table again', r.tbl)
+    SELECT 'error', r.tbl, NULL::name,
+           format('the subject''s owner %s lacks privilege %s on it', o.owner::regrole, erasure.missing_privilege(o.owner, r.tbl, r.action)),
+           format('GRANT %s ON %s TO %s;', erasure.missing_privilege(o.owner, r.tbl, r.action), r.tbl, o.owner::regrole)
       FROM erasure.registered_tables($1) r
-     WHERE NOT (has_table_privilege('erasure_executor', r.tbl, 'SELECT') AND has_table_privilege('erasure_executor', r.tbl, 'UPDATE')
-                AND has_table_privilege('erasure_executor', r.tbl, 'DELETE'));
+      JOIN erasure.subjects s ON s.subject = r.subject
+     CROSS JOIN LATERAL (SELECT c.relowner AS owner FROM pg_class c WHERE c.oid = s.tbl) o
+     WHERE erasure.missing_privilege(o.owner, r.tbl, r.action) IS NOT NULL;
 
-    -- Per-database and per-role settings are readable by every role (pg_db_role_setting).
+    -- A retained table whose foreign key follows changes of a masked column would be rewritten
+    -- by the erasure; registration refuses it, a later ALTER TABLE can add it.
+    RETURN QUERY
+    SELECT DISTINCT 'error', r.tbl, NULL::name,
+           format('foreign key %s follows changes of masked columns of %s (ON UPDATE %s): the erasure would rewrite retained rows',
+                  f.conname, f.confrelid::regclass, CASE f.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END),
+           format('ALTER TABLE %s DROP CONSTRAINT %I;  -- and reference the key of %s instead', r.tbl, f.conname, f.confrelid::regclass)
+      FROM erasure.registered_tables($1) r
+      JOIN pg_constraint f ON f.conrelid = r.tbl AND f.contype = 'f' AND f.confupdtype IN ('c', 'n', 'd')
+      JOIN erasure.registered_tables($1) m ON m.subject = r.subject AND m.tbl = f.confrelid AND m.action = 'mask'
+     WHERE r.action = 'retain'
+       AND EXISTS (SELECT FROM erasure.column_policies p JOIN pg_attribute a ON a.attrelid = p.tbl AND a.attname = p.col
+                    WHERE p.tbl = f.confrelid AND p.strategy <> 'keep' AND a.attnum = ANY (f.confkey));
+
+    -- The hmac key is not a setting: one set as a setting anyway is readable by other roles.
     RETURN QUERY
     SELECT DISTINCT 'error', NULL::regclass, NULL::name,
-           'erasure.hmac_key is set with ALTER DATABASE or ALTER ROLE, where every role can read it',
-           'ALTER DATABASE ... RESET erasure.hmac_key; ALTER SYSTEM SET erasure.hmac_key = ''<new secret>''; SELECT pg_reload_conf();'
+           'erasure.hmac_key is set as a setting (ALTER DATABASE or ALTER ROLE), where other roles can read it; pg_erasure does not use it',
+           'ALTER DATABASE ... RESET erasure.hmac_key; -- then: SELECT erasure.set_hmac_key(''<new secret>'');'
       FROM pg_db_role_setting d, unnest(d.setconfig) AS c
-     WHERE c LIKE 'erasure.hmac\_key=%'
-       AND EXISTS (SELECT FROM erasure.registered_tables($1) r JOIN erasure.column_policies p ON p.tbl = r.tbl
-                    WHERE p.strategy = 'hmac');
+     WHERE c LIKE 'erasure.hmac\_key=%';
+    RETURN QUERY
+    SELECT DISTINCT 'error', p.tbl, p.col, 'strategy hmac, but no hmac key is set: erasures fail',
+           'SELECT erasure.set_hmac_key(''<a long random secret>'');  -- as a superuser'
+      FROM erasure.registered_tables($1) r JOIN erasure.column_policies p ON p.tbl = r.tbl
+     WHERE p.strategy = 'hmac' AND NOT EXISTS (SELECT FROM erasure.hmac_key);
 
     -- Retained tables should say why.
     RETURN QUERY

@@ -69,7 +69,7 @@ pub fn spi<T>(result: pgrx::spi::SpiResult<T>) -> T {
 /// the user sees which registration or which table the failure belongs to. Re-raising at once
 /// is what makes catching safe here: the transaction aborts and PostgreSQL cleans up.
 pub fn rewrap<R>(body: impl FnOnce() -> R, wrap: impl FnOnce(&ErrorReportWithLevel) -> ErasureError) -> R {
-    rewrap_when(None, body, wrap)
+    rewrap_when(|_| true, body, wrap)
 }
 
 /// Like `rewrap`, for errors with SQLSTATE `code` only; other errors pass unchanged.
@@ -78,32 +78,39 @@ pub fn rewrap_code<R>(
     body: impl FnOnce() -> R,
     wrap: impl FnOnce(&ErrorReportWithLevel) -> ErasureError,
 ) -> R {
-    rewrap_when(Some(code), body, wrap)
+    rewrap_when(|c| c == code, body, wrap)
 }
 
-fn rewrap_when<R>(
-    code: Option<PgSqlErrorCode>,
+/// Like `rewrap`, for errors whose SQLSTATE satisfies `matches`; other errors pass unchanged.
+pub fn rewrap_when<R>(
+    matches: impl Fn(PgSqlErrorCode) -> bool,
     body: impl FnOnce() -> R,
     wrap: impl FnOnce(&ErrorReportWithLevel) -> ErasureError,
 ) -> R {
     let body = AssertUnwindSafe(body);
     let mut wrap = AssertUnwindSafe(Some(wrap));
+    let matches = AssertUnwindSafe(matches);
     let handler = move |caught: CaughtError| -> R {
-        let wrap = &mut wrap;
+        let (wrap, matches) = (&mut wrap, &matches);
         match (caught, wrap.0.take()) {
-            (CaughtError::PostgresError(ref report), Some(wrap)) => wrap(report).raise(),
+            (CaughtError::PostgresError(ref report), Some(wrap)) if (matches.0)(report.sql_error_code()) => {
+                wrap(report).raise()
+            }
             (other, _) => other.rethrow(),
         }
     };
-    let builder = PgTryBuilder::new(move || {
+    PgTryBuilder::new(move || {
         let body = body;
         (body.0)()
-    });
-    match code {
-        Some(code) => builder.catch_when(code, handler),
-        None => builder.catch_others(handler),
-    }
+    })
+    .catch_others(handler)
     .execute()
+}
+
+/// Whether `code` is in the integrity constraint violation class (23xxx).
+pub fn is_integrity_violation(code: PgSqlErrorCode) -> bool {
+    let class = code as i32 & 0xFFF; // the first two characters of the SQLSTATE, 6 bits each
+    class == (ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION as i32 & 0xFFF)
 }
 
 /// The SQLSTATE of a caught PostgreSQL error, to keep it when re-raising with more context.

@@ -6,18 +6,16 @@
 //! - `erasure.response_days`: how many days a request may wait before it is overdue (GDPR:
 //!   one month; LGPD users set 15).
 //! - `erasure.require_complete`: strict mode; erasures refuse while `erasure.check()` reports an
-//!   error for their subject.
-//! - `erasure.hmac_key`: the secret of the `hmac` strategy. Superuser-only to set and to read,
-//!   and hidden from SHOW ALL / pg_settings for everybody else.
-
-use std::ffi::CString;
+//!   error for their subject. Only superusers change it (the server's configuration, ALTER
+//!   DATABASE or ALTER ROLE): an operator cannot switch it off for its own session.
+//!
+//! The secret of the `hmac` strategy is not a setting (`keyed_hash`).
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 pub static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
 pub static RESPONSE_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static REQUIRE_COMPLETE: GucSetting<bool> = GucSetting::<bool>::new(false);
-pub static HMAC_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -45,16 +43,8 @@ pub fn init() {
         c"Refuse erasures while erasure.check() reports an error for their subject.",
         c"Recommended in production: an incomplete catalog would leave personal data behind.",
         &REQUIRE_COMPLETE,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_string_guc(
-        c"erasure.hmac_key",
-        c"Secret key of the hmac masking strategy.",
-        c"Only superusers may set or read it.",
-        &HMAC_KEY,
         GucContext::Suset,
-        GucFlags::SUPERUSER_ONLY | GucFlags::NO_SHOW_ALL | GucFlags::NO_RESET_ALL,
+        GucFlags::default(),
     );
     // Reject misspelled erasure.* settings instead of keeping them as silent placeholders.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"erasure".as_ptr()) };

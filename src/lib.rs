@@ -7,8 +7,8 @@
 //! - `plan` (catalog to ordered, prepared statements, cached per session) →
 //! - `execute` (locks, blockers, statements, report).
 //!
-//! Erasures run as the role `erasure_executor` and registration checks its caller's ownership
-//! (`security`). The SQL declarations are written by hand in `sql/api.sql` (exact types such as regclass
+//! Erasures run with the rights of their subject's owner and registration checks its caller's
+//! ownership (`security`). The SQL declarations are written by hand in `sql/api.sql` (exact types such as regclass
 //! and name[], defaults, pinned search_path, comments); `sql/catalog.sql` holds the catalog.
 
 use std::ffi::CStr;
@@ -21,6 +21,7 @@ mod catalog;
 mod error;
 mod execute;
 mod gucs;
+mod keyed_hash;
 mod plan;
 mod security;
 
@@ -127,7 +128,7 @@ fn erasure_blockers(
     subject: Option<&str>,
 ) -> TableIterator<'static, (name!(blocker, String), name!(message, String), name!(details, JsonB))> {
     let (subject, id) = (require(subject, "subject"), id_text(id));
-    let items = security::as_executor(|| execute::erasure_blockers(subject, &id));
+    let items = execute::erasure_blockers(subject, &id);
     TableIterator::new(items.into_iter().map(|i| (i.blocker, i.message, JsonB(i.details))))
 }
 
@@ -135,7 +136,7 @@ fn erasure_blockers(
 fn anonymize(subject: Option<&str>, id: Option<AnyElement>, mode: Option<&str>, reference: Option<&str>) -> JsonB {
     let mode = execute::Mode::parse(require(mode, "mode"));
     let (subject, id) = (require(subject, "subject"), id_text(id));
-    security::as_executor(|| execute::erase(subject, &id, mode, reference))
+    execute::erase(subject, &id, mode, reference)
 }
 
 // The customer shorthands are C functions too: an SQL wrapper would be parsed and planned again
@@ -168,13 +169,13 @@ fn anonymize_many(
     });
     let texts: Vec<String> = texts.into_iter().map(|t| require(t, "elements of ids")).collect();
     let subject = require(subject, "subject");
-    let lines = security::as_executor(|| execute::bulk::erase_many(subject, &texts, mode));
+    let lines = execute::bulk::erase_many(subject, &texts, mode);
     TableIterator::new(lines.into_iter().map(|l| (l.key, l.status, JsonB(l.report))))
 }
 
 #[pg_extern(sql = false)]
 fn release_expired(subject: Option<&str>) -> TableIterator<'static, (name!(table, String), name!(rows, i64))> {
-    TableIterator::new(security::as_executor(|| execute::release::release_expired(subject)))
+    TableIterator::new(execute::release::release_expired(subject))
 }
 
 #[pg_extern(sql = false)]
@@ -183,7 +184,7 @@ fn replay(
 ) -> TableIterator<'static, (name!(request_id, i64), name!(subject, String), name!(key, String), name!(status, String))>
 {
     let ledger = require(ledger, "ledger").0;
-    TableIterator::new(security::as_executor(|| execute::replay::replay(ledger)))
+    TableIterator::new(execute::replay::replay(ledger))
 }
 
 #[pg_extern(sql = false)]
@@ -195,53 +196,41 @@ fn residual_scan(
     (name!(tbl, pg_sys::Oid), name!(col, String), name!(row_key, Option<String>), name!(matched, String)),
 > {
     let (subject, id) = (require(subject, "subject"), id_text(id));
-    let residuals = security::as_executor(|| execute::residual::residual_scan(subject, &id));
+    let residuals = execute::residual::residual_scan(subject, &id);
     TableIterator::new(residuals.into_iter().map(|r| (r.tbl, r.col, r.row_key, r.matched)))
 }
 
 #[pg_extern(sql = false)]
 fn erasure_preview(id: Option<AnyElement>, subject: Option<&str>) -> JsonB {
     let (subject, id) = (require(subject, "subject"), id_text(id));
-    security::as_executor(|| execute::preview(subject, &id))
+    execute::preview(subject, &id)
 }
 
 #[pg_extern(sql = false)]
 fn is_erased(subject: Option<&str>, id: Option<AnyElement>) -> bool {
     let (subject, id) = (require(subject, "subject"), id_text(id));
-    security::as_executor(|| execute::is_erased(subject, &id))
+    execute::is_erased(subject, &id)
 }
 
 #[pg_extern(sql = false)]
-fn hmac_sha256(value: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let key = gucs::HMAC_KEY.get().filter(|k| !k.is_empty()).unwrap_or_else(|| {
-        error::ErasureError::new(error::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "erasure.hmac_key is not set")
-            .detail("The hmac masking strategy needs a secret key.")
-            .hint("A superuser sets it in the server's configuration: ALTER SYSTEM SET erasure.hmac_key = '<secret>'; SELECT pg_reload_conf();")
-            .raise()
-    });
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(value.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+fn hmac_sha256(value: &str, key: &str) -> String {
+    keyed_hash::hmac_sha256(value, key)
+}
+
+#[pg_extern(sql = false)]
+fn set_hmac_key(key: Option<&str>) {
+    keyed_hash::set_key(require(key, "key"))
+}
+
+#[pg_extern(sql = false)]
+fn values_look_personal(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) -> Option<bool> {
+    catalog::sample::values_look_personal(require(tbl, "tbl"), &name_text(require(col, "col")))
 }
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
     use pgrx::prelude::*;
-
-    #[pg_test]
-    fn hmac_is_keyed_sha256() {
-        Spi::run("SET erasure.hmac_key = 'key'").unwrap();
-        // The published HMAC-SHA-256 test vector for key "key" and this message.
-        let mac = Spi::get_one::<String>("SELECT erasure.hmac_sha256('The quick brown fox jumps over the lazy dog')");
-        assert_eq!(mac, Ok(Some("f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8".to_string())));
-    }
-
-    #[pg_test(error = "erasure.hmac_key is not set")]
-    fn hmac_without_key_is_refused() {
-        Spi::run("SELECT erasure.hmac_sha256('x')").unwrap();
-    }
 
     #[pg_test]
     fn name_arrays_arrive_intact() {

@@ -2,171 +2,251 @@
 //!
 //! - `erasure_operator` may run erasures, `erasure_admin` may also change the catalog
 //!   (`sql/security.sql` creates both and grants EXECUTE accordingly).
-//! - Erasures run as `erasure_executor` (NOLOGIN, BYPASSRLS, no members), inside a
-//!   security-restricted operation as PostgreSQL runs maintenance commands: it holds exactly the
-//!   table rights registration granted it, so an operator erases registered subjects without any
-//!   right on the tables, and catalog SQL never runs as the caller or as a superuser.
-//! - Registration is checked as the caller: they must own the table they register (superusers
-//!   own everything), and catalog SQL must read only relations they own and pass PostgreSQL's own
-//!   privilege checks for them. Only then is the catalog written, as the extension's owner.
+//! - A subject has one owner: the owner of its subject table. Everything tied to the subject
+//!   (building its plan, its filters, expressions and blocker queries, every erasure, preview,
+//!   blocker check, residual scan and release) runs as that owner, the way PostgreSQL runs
+//!   VACUUM, ANALYZE and REFRESH MATERIALIZED VIEW (`usercontext.c`): inside a
+//!   security-restricted operation, under a new GUC nest level that is rolled back afterwards,
+//!   with `search_path` pinned. So catalog code gets exactly its owner's rights and cannot
+//!   leave settings behind in the caller's session.
+//! - The extension's own tables (catalog, ledger, request queue) are read and written only by
+//!   fixed statements of the extension, as the extension's owner; no user code runs then.
+//! - Registration is checked as the caller: they must own the table they register, and the
+//!   subject it belongs to.
 
 use std::cell::Cell;
-use std::ffi::CString;
 
-use pgrx::pg_sys::panic::ErrorReportWithLevel;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use crate::catalog::schema::Relation;
 use crate::error::*;
-
-pub const EXECUTOR: &str = "erasure_executor";
+use crate::gucs;
 
 thread_local! {
-    /// The role that called the erasure running now, for the ledger's `executed_by`.
+    /// The role that called the outermost erasure function running now, for the ledger's
+    /// `executed_by`; InvalidOid when none runs.
     static CALLER: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    /// The extension's owner, looked up once per session (`forget_extension_owner` drops it).
+    static EXTENSION_OWNER: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
 }
 
-/// Runs `f` as `erasure_executor`, in a security-restricted operation (no SET ROLE, no temporary
-/// objects, no session state left behind by catalog SQL or triggers).
-pub fn as_executor<R>(f: impl FnOnce() -> R) -> R {
-    let executor = CString::new(EXECUTOR).expect("role name has no NUL byte");
-    let role = unsafe { pg_sys::get_role_oid(executor.as_ptr(), false) };
-    let user = unsafe { pg_sys::GetUserId() };
-    if user != role {
-        CALLER.with(|c| c.set(user));
+/// Runs `f` as `owner` in a security-restricted operation, under a GUC nest level that is
+/// rolled back afterwards (on success; on an error the (sub)transaction's abort does it), with
+/// `search_path` pinned to `pg_catalog, pg_temp`, `row_security` off (a policy hiding rows from
+/// the owner makes the statement fail instead of leaving rows behind) and `lock_timeout` set to
+/// `erasure.lock_timeout`. The caller's user, security context and settings are restored.
+pub fn as_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    let lock_timeout = gucs::LOCK_TIMEOUT_MS.get().to_string();
+    let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
+    let _caller = CallerScope::enter(user);
+    let restricted = context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
+    let result = unsafe {
+        pg_sys::SetUserIdAndSecContext(owner, restricted);
+        let nest_level = pg_sys::NewGUCNestLevel();
+        for (name, value) in [("search_path", "pg_catalog, pg_temp"), ("row_security", "off"), ("lock_timeout", &lock_timeout)]
+        {
+            set_local(name, value);
+        }
+        let result = f();
+        pg_sys::AtEOXact_GUC(false, nest_level);
+        pg_sys::SetUserIdAndSecContext(user, context);
+        result
+    };
+    result
+}
+
+/// Records the caller of the outermost `as_owner`, and forgets it when that ends, also when it
+/// ends by an error (unwinding drops the scope).
+struct CallerScope {
+    outermost: bool,
+}
+
+impl CallerScope {
+    fn enter(user: pg_sys::Oid) -> CallerScope {
+        let outermost = CALLER.with(Cell::get) == pg_sys::InvalidOid;
+        if outermost {
+            CALLER.with(|c| c.set(user));
+        }
+        CallerScope { outermost }
     }
-    as_role(role, pg_sys::SECURITY_RESTRICTED_OPERATION as i32, f)
+}
+
+impl Drop for CallerScope {
+    fn drop(&mut self) {
+        if self.outermost {
+            CALLER.with(|c| c.set(pg_sys::InvalidOid));
+        }
+    }
+}
+
+/// Sets a setting for the current GUC nest level only, as a function's SET clause does.
+unsafe fn set_local(name: &str, value: &str) {
+    let (name, value) = (std::ffi::CString::new(name).unwrap(), std::ffi::CString::new(value).unwrap());
+    pg_sys::set_config_option(
+        name.as_ptr(),
+        value.as_ptr(),
+        pg_sys::GucContext::PGC_USERSET,
+        pg_sys::GucSource::PGC_S_SESSION,
+        pg_sys::GucAction::GUC_ACTION_SAVE,
+        true,
+        0,
+        false,
+    );
+}
+
+/// The role that called the erasure running now.
+pub fn caller_oid() -> pg_sys::Oid {
+    let caller = CALLER.with(Cell::get);
+    if caller == pg_sys::InvalidOid {
+        unsafe { pg_sys::GetUserId() }
+    } else {
+        caller
+    }
 }
 
 /// The name of the role that called the erasure running now.
 pub fn caller() -> String {
-    role_name(CALLER.with(Cell::get))
+    role_name(caller_oid())
 }
 
-/// Runs `f` as the owner of the extension: the only role that writes the catalog and grants.
-pub fn as_extension_owner<'conn, R>(client: &mut SpiClient<'conn>, f: impl FnOnce(&mut SpiClient<'conn>) -> R) -> R {
+/// The owner of the extension: the only role that reads and writes its tables.
+pub fn extension_owner(client: &SpiClient<'_>) -> pg_sys::Oid {
+    let cached = EXTENSION_OWNER.with(Cell::get);
+    if cached != pg_sys::InvalidOid {
+        return cached;
+    }
     let owner = spi(client
         .select("SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_erasure'", None, &[])
         .and_then(|rows| rows.first().get_one::<pg_sys::Oid>()))
-    .expect("pg_erasure is installed");
-    as_role(owner, 0, || f(client))
+    .unwrap_or(pg_sys::InvalidOid);
+    EXTENSION_OWNER.with(|c| c.set(owner));
+    owner
 }
 
-/// On an ERROR inside `f`, the (sub)transaction's abort restores the user and security context,
-/// so only the normal return needs to.
-fn as_role<R>(role: pg_sys::Oid, extra_context: i32, f: impl FnOnce() -> R) -> R {
+/// Drops the cached extension owner, with the cached plans (the extension may have been
+/// dropped and created again by another role).
+pub fn forget_extension_owner() {
+    EXTENSION_OWNER.with(|c| c.set(pg_sys::InvalidOid));
+}
+
+/// Runs `f` — fixed statements on the extension's own tables, never user code — as the
+/// extension's owner `owner`, restricted like `as_owner`.
+pub fn as_extension_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     let (mut user, mut context) = (pg_sys::InvalidOid, 0);
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(role, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | extra_context);
+        let restricted =
+            context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
+        pg_sys::SetUserIdAndSecContext(owner, restricted);
     }
     let result = f();
     unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
     result
 }
 
-fn current_role() -> String {
-    role_name(unsafe { pg_sys::GetUserId() })
+/// The owner of a relation.
+pub fn relation_owner(client: &SpiClient<'_>, oid: pg_sys::Oid) -> pg_sys::Oid {
+    spi(client
+        .select("SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = $1", None, &[oid.into()])
+        .and_then(|rows| rows.first().get_one::<pg_sys::Oid>()))
+    .unwrap_or(pg_sys::InvalidOid)
 }
 
 fn role_name(role: pg_sys::Oid) -> String {
     unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(role, false)).to_string_lossy().into_owned() }
 }
 
+/// Whether `role` has the rights of the owner `owner` (is it, a member inheriting its rights,
+/// or a superuser): PostgreSQL's own ownership rule.
+pub fn acts_as(role: pg_sys::Oid, owner: pg_sys::Oid) -> bool {
+    unsafe { pg_sys::superuser_arg(role) || pg_sys::has_privs_of_role(role, owner) }
+}
+
 /// Raises 42501 unless the current user owns `relation` (or is a superuser). `what` says what
 /// the caller tried, e.g. "register it for erasure".
-pub fn require_owner(relation: &Relation, what: &str) {
-    if unsafe { !pg_sys::pg_class_ownercheck(relation.oid, pg_sys::GetUserId()) } {
+pub fn require_owner(client: &SpiClient<'_>, relation: &Relation, what: &str) {
+    let user = unsafe { pg_sys::GetUserId() };
+    if !acts_as(user, relation_owner(client, relation.oid)) {
         ErasureError::new(
             ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("must be owner of table {} to {what}", relation.name),
         )
-        .detail(format!("Role \"{}\" does not own it.", current_role()))
+        .detail(format!("Role \"{}\" does not own it.", role_name(user)))
         .hint("Only a table's owner or a superuser registers it, its policies and catalog SQL reading it.")
         .raise();
     }
 }
 
-/// Checks catalog SQL before it is accepted, as its author: `probe` is the statement it will be
-/// part of (a SELECT taking parameters of `types`); every relation it reads must be owned by the
-/// current user, and PostgreSQL's own privilege checks (SELECT on each relation, EXECUTE on each
-/// function) must pass for the current user. Returns the relations read, to grant to the
-/// executor.
-/// `invalid` words the error if the SQL does not even plan.
-pub fn check_author(
-    client: &SpiClient<'_>,
+/// Raises 42501 naming the table and the privilege when the subject owner `owner` lacks a
+/// privilege that `action` needs on `relation`. The rule itself lives in SQL,
+/// `erasure.missing_privilege()`, which `erasure.check()` applies too.
+pub fn require_privileges(client: &SpiClient<'_>, owner: pg_sys::Oid, relation: &Relation, action: &str) {
+    let missing: Option<String> = spi(client
+        .select(
+            "SELECT erasure.missing_privilege($1, $2, $3)",
+            None,
+            &[owner.into(), relation.oid.into(), action.into()],
+        )
+        .and_then(|rows| rows.first().get_one()));
+    if let Some(privilege) = missing {
+        ErasureError::new(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "the subject's owner \"{}\" lacks privilege {privilege} on table {} to {} its rows",
+                role_name(owner),
+                relation.name,
+                action_verb(action)
+            ),
+        )
+        .detail("Erasures run with the rights of the owner of the subject's table, and no others.")
+        .hint(format!("GRANT {privilege} ON {} TO {};", relation.name, pgrx::spi::quote_identifier(role_name(owner))))
+        .raise();
+    }
+}
+
+fn action_verb(action: &str) -> &'static str {
+    match action {
+        "delete" => "delete",
+        "retain" => "count",
+        _ => "mask",
+    }
+}
+
+/// Checks catalog SQL before it is accepted, with the rights it will run with: `probe` is the
+/// statement it will be part of (a SELECT taking parameters of `types`), planned and started
+/// by EXPLAIN as the subject owner `owner`, restricted as at erasure time, so PostgreSQL's own
+/// privilege checks (SELECT on each relation, EXECUTE on each function) run for that role.
+/// `invalid` words the error if the SQL does not plan.
+pub fn check_catalog_sql(
+    owner: pg_sys::Oid,
     probe: &str,
     types: &[pg_sys::Oid],
     what: &str,
-    invalid: impl FnOnce(&ErrorReportWithLevel) -> ErasureError,
-) -> Vec<pg_sys::Oid> {
-    let relations = rewrap(|| relations_read(probe, types), invalid);
-    for &oid in &relations {
-        let name = spi(client
-            .select("SELECT $1::pg_catalog.regclass::pg_catalog.text", None, &[oid.into()])
-            .and_then(|rows| rows.first().get_one::<String>()))
-        .unwrap_or_default();
-        require_owner(&Relation { oid, name }, &format!("read it in {what}"));
-    }
-    // EXPLAIN starts the executor, which checks every privilege; without bound parameter values
-    // the plan is the generic one, so no function is hidden by folding a parameter away.
-    let explain = CString::new(format!("EXPLAIN {probe}")).expect("catalog SQL has no NUL byte");
+    invalid: impl FnOnce(&pgrx::pg_sys::panic::ErrorReportWithLevel) -> ErasureError,
+) {
+    let explain = std::ffi::CString::new(format!("EXPLAIN {probe}")).unwrap_or_else(|_| {
+        ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, format!("{what} must not contain a NUL byte")).raise()
+    });
     let mut types = types.to_vec();
+    let planned = std::cell::Cell::new(false);
     rewrap(
-        || unsafe {
-            let plan = pg_sys::SPI_prepare(explain.as_ptr(), types.len() as i32, types.as_mut_ptr());
-            pg_sys::SPI_execute_plan_with_paramlist(plan, std::ptr::null_mut(), false, 0);
-            pg_sys::SPI_freeplan(plan);
+        || {
+            as_owner(owner, || unsafe {
+                let plan = pg_sys::SPI_prepare(explain.as_ptr(), types.len() as i32, types.as_mut_ptr());
+                planned.set(true);
+                pg_sys::SPI_execute_plan_with_paramlist(plan, std::ptr::null_mut(), false, 0);
+                pg_sys::SPI_freeplan(plan);
+            })
         },
         |e| {
-            ErasureError::new(code_of(e), format!("{what} is not allowed for role \"{}\"", current_role()))
+            if !planned.get() {
+                return invalid(e);
+            }
+            ErasureError::new(code_of(e), format!("{what} is not allowed for the subject's owner \"{}\"", role_name(owner)))
                 .detail(e.message().to_string())
+                .hint("Catalog SQL runs with the rights of the owner of the subject's table.")
         },
     );
-    relations
-}
-
-/// The relations a statement reads, as PostgreSQL's planner lists them for invalidation: every
-/// table and view, including those in subqueries and those planning proved empty.
-fn relations_read(sql: &str, types: &[pg_sys::Oid]) -> Vec<pg_sys::Oid> {
-    let text = CString::new(sql).expect("catalog SQL has no NUL byte");
-    let mut types = types.to_vec();
-    let mut relations = Vec::new();
-    unsafe {
-        let plan = pg_sys::SPI_prepare(text.as_ptr(), types.len() as i32, types.as_mut_ptr());
-        let cached = pg_sys::SPI_plan_get_cached_plan(plan);
-        let statements = pgrx::PgList::<pg_sys::PlannedStmt>::from_pg((*cached).stmt_list);
-        for statement in statements.iter_ptr() {
-            let oids = pgrx::PgList::<pg_sys::Oid>::from_pg((*statement).relationOids);
-            relations.extend(oids.iter_oid());
-        }
-        pg_sys::ReleaseCachedPlan(cached, std::ptr::null_mut());
-        pg_sys::SPI_freeplan(plan);
-    }
-    relations.sort_by_key(|oid| oid.to_u32());
-    relations.dedup();
-    relations
-}
-
-/// Grants the executor what erasures need on a registered table (`write`) or on a relation
-/// catalog SQL reads, and USAGE on its schema to find it. Called as the extension's owner.
-pub fn grant_to_executor(client: &mut SpiClient<'_>, oid: pg_sys::Oid, write: bool) {
-    let row = spi(client.select(
-        "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, pg_catalog.quote_ident(n.nspname)
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.oid = $1",
-        None,
-        &[oid.into()],
-    ));
-    let row = row.first();
-    let (relation, schema): (Option<String>, Option<String>) = (spi(row.get(1)), spi(row.get(2)));
-    let (relation, schema) = (relation.expect("relation exists"), schema.expect("schema exists"));
-    let privileges = if write { "SELECT, UPDATE, DELETE" } else { "SELECT" };
-    for grant in [
-        format!("GRANT USAGE ON SCHEMA {schema} TO {EXECUTOR}"),
-        format!("GRANT {privileges} ON TABLE {relation} TO {EXECUTOR}"),
-    ] {
-        spi(client.update(grant.as_str(), None, &[]));
-    }
 }

@@ -469,7 +469,7 @@ fn generate(seed: u64, schema: &str) -> Case {
         // With a surrogate primary key the default would be sid: the key must be named.
         explicit_key: surrogate || rng.gen_bool(0.3),
         timezone: *TIMEZONES.choose(&mut rng).unwrap(),
-        hmac_key: format!("secret-{:x}", rng.gen::<u32>()),
+        hmac_key: format!("secret-key-{:08x}", rng.gen::<u32>()),
         keys,
         missing_key,
         tables: Vec::new(),
@@ -1345,9 +1345,9 @@ impl Case {
     // -----------------------------------------------------------------------------------------
 
     fn session_sql(&self) -> String {
-        // LOAD first: erasure.hmac_key is the library's setting, superuser-only.
+        // The hmac key is the database's (superuser-only); the time zone the session's.
         format!(
-            "LOAD 'pg_erasure';\nSET erasure.hmac_key = {};\nSET TimeZone = {};\n",
+            "SELECT erasure.set_hmac_key({});\nSET TimeZone = {};\n",
             lit(&self.hmac_key),
             lit(self.timezone)
         )

@@ -1,9 +1,18 @@
 //! Reading the catalog tables. Writes happen only in `register`.
 
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
-use pgrx::spi::SpiClient;
+use pgrx::spi::{SpiClient, SpiResult, SpiTupleTable};
 
 use crate::error::*;
+use crate::security;
+
+/// Runs a fixed query on the catalog tables as the extension's owner: they are the
+/// extension's, and whoever reads them here (a subject owner while its plan is built) needs no
+/// right on them.
+fn read<'conn>(client: &SpiClient<'conn>, sql: &str, arguments: &[DatumWithOid<'_>]) -> SpiResult<SpiTupleTable<'conn>> {
+    security::as_extension_owner(security::extension_owner(client), || client.select(sql, None, arguments))
+}
 
 /// A row of `erasure.subjects`.
 pub struct SubjectEntry {
@@ -68,10 +77,10 @@ pub struct BlockerEntry {
 }
 
 pub fn subject(client: &SpiClient<'_>, subject: &str) -> Option<SubjectEntry> {
-    let rows = spi(client.select(
+    let rows = spi(read(
+        client,
         "SELECT tbl::pg_catalog.oid, key_column::pg_catalog.text, summary_columns::pg_catalog.text[]
            FROM erasure.subjects WHERE subject = $1",
-        None,
         &[subject.into()],
     ));
     if rows.is_empty() {
@@ -97,19 +106,19 @@ pub fn require_subject(client: &SpiClient<'_>, name: &str) -> SubjectEntry {
 
 /// The subject whose own table is `tbl`, if any.
 pub fn subject_of_table(client: &SpiClient<'_>, tbl: pg_sys::Oid) -> Option<String> {
-    spi(client.select("SELECT subject FROM erasure.subjects WHERE tbl = $1", None, &[tbl.into()]))
+    spi(read(client, "SELECT subject FROM erasure.subjects WHERE tbl = $1", &[tbl.into()]))
         .first()
         .get(1)
         .unwrap_or(None)
 }
 
 pub fn tables(client: &SpiClient<'_>, subject: &str) -> Vec<TableEntry> {
-    let rows = spi(client.select(
+    let rows = spi(read(
+        client,
         "SELECT tbl::pg_catalog.oid, action, parent::pg_catalog.oid, via::pg_catalog.text[],
                 parent_columns::pg_catalog.text[], filter, reason,
                 retain_for::pg_catalog.text, retain_from::pg_catalog.text
            FROM erasure.tables WHERE subject = $1 ORDER BY tbl",
-        None,
         &[subject.into()],
     ));
     rows.map(|row| TableEntry {
@@ -127,20 +136,20 @@ pub fn tables(client: &SpiClient<'_>, subject: &str) -> Vec<TableEntry> {
 
 /// The subjects that register `tbl`, as their own table or as one holding their rows.
 pub fn subjects_using(client: &SpiClient<'_>, tbl: pg_sys::Oid) -> Vec<String> {
-    let rows = spi(client.select(
+    let rows = spi(read(
+        client,
         "SELECT subject FROM erasure.subjects WHERE tbl = $1
           UNION SELECT subject FROM erasure.tables WHERE tbl = $1
           ORDER BY 1",
-        None,
         &[tbl.into()],
     ));
     rows.map(|row| spi(row.get::<String>(1)).unwrap_or_default()).collect()
 }
 
 pub fn policies(client: &SpiClient<'_>, tbl: pg_sys::Oid) -> Vec<PolicyEntry> {
-    let rows = spi(client.select(
+    let rows = spi(read(
+        client,
         "SELECT col::pg_catalog.text, strategy, params FROM erasure.column_policies WHERE tbl = $1 ORDER BY col",
-        None,
         &[tbl.into()],
     ));
     rows.map(|row| PolicyEntry {
@@ -152,9 +161,9 @@ pub fn policies(client: &SpiClient<'_>, tbl: pg_sys::Oid) -> Vec<PolicyEntry> {
 }
 
 pub fn blockers(client: &SpiClient<'_>, subject: &str) -> Vec<BlockerEntry> {
-    let rows = spi(client.select(
+    let rows = spi(read(
+        client,
         "SELECT name, query, message FROM erasure.blockers WHERE subject = $1 ORDER BY name",
-        None,
         &[subject.into()],
     ));
     rows.map(|row| BlockerEntry {
@@ -167,7 +176,8 @@ pub fn blockers(client: &SpiClient<'_>, subject: &str) -> Vec<BlockerEntry> {
 
 /// How `col` of `tbl` ties a subject to its rows, if it does: such a column cannot be masked.
 pub fn structural_use(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> Option<String> {
-    spi(client.select(
+    spi(read(
+        client,
         "SELECT pg_catalog.format('is the key of erasure subject %L', subject)
            FROM erasure.subjects WHERE tbl = $1 AND key_column = $2::pg_catalog.name
          UNION ALL
@@ -177,7 +187,6 @@ pub fn structural_use(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> Op
          SELECT pg_catalog.format('is referenced by %s (via)', tbl)
            FROM erasure.tables WHERE parent = $1 AND $2::pg_catalog.name = ANY (parent_columns)
          LIMIT 1",
-        None,
         &[tbl.into(), col.into()],
     ))
     .first()
@@ -187,7 +196,7 @@ pub fn structural_use(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> Op
 
 /// The OID of `erasure.subjects`, which stands for the whole catalog in cache invalidations.
 pub fn catalog_oid(client: &SpiClient<'_>) -> pg_sys::Oid {
-    spi(client.select("SELECT 'erasure.subjects'::pg_catalog.regclass::pg_catalog.oid", None, &[]))
+    spi(read(client, "SELECT 'erasure.subjects'::pg_catalog.regclass::pg_catalog.oid", &[]))
         .first()
         .get(1)
         .unwrap_or(None)
@@ -196,7 +205,7 @@ pub fn catalog_oid(client: &SpiClient<'_>) -> pg_sys::Oid {
 
 /// The names of every registered subject.
 pub fn subject_names(client: &SpiClient<'_>) -> Vec<String> {
-    spi(client.select("SELECT subject FROM erasure.subjects ORDER BY subject", None, &[]))
+    spi(read(client, "SELECT subject FROM erasure.subjects ORDER BY subject", &[]))
         .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
         .collect()
 }

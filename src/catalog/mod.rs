@@ -7,9 +7,11 @@
 //! - `sql_check`: proof that catalog SQL (filters, expressions, blocker queries) is one
 //!   expression or one SELECT, so embedding it cannot change a generated statement's shape.
 //! - `register`: the registration functions of the SQL API.
+//! - `sample`: the value sampling of `erasure.check()`, as the table's owner.
 
 pub mod entries;
 pub mod register;
+pub mod sample;
 pub mod schema;
 pub mod sql_check;
 pub mod strategy;

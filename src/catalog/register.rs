@@ -32,7 +32,8 @@ pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<Stri
     }
     Spi::connect_mut(|client| {
         let relation = schema::relation(client, tbl);
-        security::require_owner(&relation, "register it for erasure");
+        security::require_owner(client, &relation, "register it for erasure");
+        security::require_privileges(client, security::relation_owner(client, tbl), &relation, "mask");
         let columns = schema::columns(client, tbl);
         let key_column = match key_column {
             Some(key) => schema::column(&relation, &columns, &key).name.clone(),
@@ -66,8 +67,7 @@ pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<Stri
             )
             .raise();
         }
-        security::as_extension_owner(client, |client| {
-            security::grant_to_executor(client, tbl, true);
+        security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
                 "INSERT INTO erasure.subjects (subject, tbl, key_column, summary_columns)
                  VALUES ($1, $2, $3, $4::pg_catalog.name[])
@@ -103,7 +103,15 @@ pub fn register_table(r: TableRegistration) {
     Spi::connect_mut(|client| {
         let subject = entries::require_subject(client, &r.subject);
         let relation = schema::relation(client, r.tbl);
-        security::require_owner(&relation, "register it for erasure");
+        security::require_owner(client, &relation, "register it for erasure");
+        let subject_table = schema::relation(client, subject.tbl);
+        security::require_owner(
+            client,
+            &subject_table,
+            &format!("register tables of erasure subject \"{}\"", subject.subject),
+        );
+        let owner = security::relation_owner(client, subject.tbl);
+        security::require_privileges(client, owner, &relation, action.as_str());
         if r.tbl == subject.tbl {
             ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
@@ -164,7 +172,6 @@ pub fn register_table(r: TableRegistration) {
             .hint("E.g. action => 'retain', retain_for => '5 years', retain_from => 'issued_at'.")
             .raise(),
         }
-        let mut read = Vec::new();
         if let Some(filter) = &r.filter {
             let invalid = |e: &ErrorReportWithLevel| {
                 ErasureError::new(code_of(e), format!("filter of table \"{}\" is invalid", relation.name))
@@ -180,17 +187,12 @@ pub fn register_table(r: TableRegistration) {
                 .raise();
             }
             let probe = format!("SELECT FROM {} WHERE {}", relation.name, plan::statements::embedded(filter));
-            let (subject_table, subject_columns) =
-                (schema::relation(client, subject.tbl), schema::columns(client, subject.tbl));
+            let subject_columns = schema::columns(client, subject.tbl);
             let key = schema::column(&subject_table, &subject_columns, &subject.key_column);
             let what = format!("the filter of table {}", relation.name);
-            read = security::check_author(client, &probe, &[key.type_oid], &what, invalid);
+            security::check_catalog_sql(owner, &probe, &[key.type_oid], &what, invalid);
         }
-        security::as_extension_owner(client, |client| {
-            security::grant_to_executor(client, r.tbl, true);
-            for oid in read.into_iter().filter(|&oid| oid != r.tbl) {
-                security::grant_to_executor(client, oid, false);
-            }
+        security::as_extension_owner(security::extension_owner(client), || {
             write_table_entry(client, &r, action, parent.oid, via, parent_columns);
         });
     });
@@ -303,7 +305,7 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
     });
     let subjects = Spi::connect_mut(|client| {
         let relation = schema::relation(client, tbl);
-        security::require_owner(&relation, "set its masking policies");
+        security::require_owner(client, &relation, "set its masking policies");
         let subjects = entries::subjects_using(client, tbl);
         if subjects.is_empty() {
             ErasureError::new(ERRCODE_UNDEFINED_OBJECT, format!("table \"{}\" is not registered", relation.name))
@@ -355,11 +357,8 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
             .hint("Use a placeholder with {key} or {uuid}, e.g. '{\"template\": \"erased-{key}@invalid.example\"}', or null.")
             .raise();
         }
-        let read = check_values(client, &relation, column, &strategy);
-        security::as_extension_owner(client, |client| {
-            for oid in read.into_iter().filter(|&oid| oid != tbl) {
-                security::grant_to_executor(client, oid, false);
-            }
+        check_values(client, &relation, column, &strategy, &subjects);
+        security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
                 "INSERT INTO erasure.column_policies (tbl, col, strategy, params) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (tbl, col) DO UPDATE SET strategy = excluded.strategy, params = excluded.params",
@@ -372,22 +371,25 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
     catalog_changed(&subjects);
 }
 
-/// Checks the values a strategy writes: a constant must cast to the column's type, an
-/// expression must be one expression that PostgreSQL accepts for the column and that its
-/// author may run. Returns the relations an expression reads.
+/// Checks the values a strategy writes: a constant must cast to the column's type (tried as the
+/// table's owner: a domain's CHECK is code tied to the table), an expression must be one
+/// expression that PostgreSQL accepts for the column and that the owner of every subject
+/// using the table may run.
 fn check_values(
     client: &SpiClient<'_>,
     relation: &Relation,
     column: &schema::Column,
     strategy: &Strategy,
-) -> Vec<pg_sys::Oid> {
+    subjects: &[String],
+) {
     let column_name = format!("column \"{}\" of relation \"{}\"", column.name, relation.name);
     match strategy {
         Strategy::Constant(value) => {
-            let Some(text) = Strategy::constant_text(value) else { return vec![] };
+            let Some(text) = Strategy::constant_text(value) else { return };
             let sql = format!("SELECT CAST($1 AS {})", column.type_sql);
+            let owner = security::relation_owner(client, relation.oid);
             rewrap(
-                || spi(client.select(sql.as_str(), None, &[text.as_str().into()])),
+                || security::as_owner(owner, || spi(client.select(sql.as_str(), None, &[text.as_str().into()]))),
                 |e| {
                     ErasureError::new(
                         code_of(e),
@@ -415,20 +417,23 @@ fn check_values(
                 },
             );
             let what = format!("the expression for {column_name}");
-            return security::check_author(client, &probe, &[], &what, |e| {
-                ErasureError::new(code_of(e), format!("expression for {column_name} is invalid"))
-                    .detail(e.message().to_string())
-            });
+            for subject in subjects {
+                let entry = entries::require_subject(client, subject);
+                let owner = security::relation_owner(client, entry.tbl);
+                security::check_catalog_sql(owner, &probe, &[], &what, |e| {
+                    ErasureError::new(code_of(e), format!("expression for {column_name} is invalid"))
+                        .detail(e.message().to_string())
+                });
+            }
         }
         _ => {}
     }
-    vec![]
 }
 
 pub fn drop_policy(tbl: pg_sys::Oid, col: &str) {
     let subjects = Spi::connect_mut(|client| {
-        security::require_owner(&schema::relation(client, tbl), "drop its masking policies");
-        security::as_extension_owner(client, |client| {
+        security::require_owner(client, &schema::relation(client, tbl), "drop its masking policies");
+        security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
                 "DELETE FROM erasure.column_policies WHERE tbl = $1 AND col = $2",
                 None,
@@ -448,7 +453,7 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         let entry = entries::require_subject(client, subject);
         let (subject_table, subject_columns) =
             (schema::relation(client, entry.tbl), schema::columns(client, entry.tbl));
-        security::require_owner(&subject_table, &format!("register blockers of erasure subject \"{subject}\""));
+        security::require_owner(client, &subject_table, &format!("register blockers of erasure subject \"{subject}\""));
         let invalid = |e: &ErrorReportWithLevel| {
             ErasureError::new(code_of(e), format!("query of blocker \"{name}\" is invalid"))
                 .detail(e.message().to_string())
@@ -473,11 +478,9 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         }
         let key = schema::column(&subject_table, &subject_columns, &entry.key_column);
         let what = format!("the query of blocker \"{name}\"");
-        let read = security::check_author(client, query, &[key.type_oid], &what, invalid);
-        security::as_extension_owner(client, |client| {
-            for oid in read {
-                security::grant_to_executor(client, oid, false);
-            }
+        let owner = security::relation_owner(client, entry.tbl);
+        security::check_catalog_sql(owner, query, &[key.type_oid], &what, invalid);
+        security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
                 "INSERT INTO erasure.blockers (subject, name, query, message) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (subject, name) DO UPDATE SET query = excluded.query, message = excluded.message",
@@ -493,7 +496,7 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
 /// yields a working erasure) and tells every session to drop its cached plans at commit.
 fn catalog_changed(subjects: &[String]) {
     for subject in subjects {
-        security::as_executor(|| plan::Plan::build(subject));
+        plan::Plan::build(subject);
     }
     plan::cache::invalidate_all_sessions();
 }

@@ -137,6 +137,16 @@ pub fn foreign_keys(client: &SpiClient<'_>, from: pg_sys::Oid, to: pg_sys::Oid) 
     foreign_keys_where(client, "c.conrelid = $1 AND c.confrelid = $2", &[from.into(), to.into()])
 }
 
+/// Foreign keys declared on `from` that reference `to` and change the referencing rows when a
+/// referenced key changes (ON UPDATE CASCADE, SET NULL or SET DEFAULT).
+pub fn updating_foreign_keys(client: &SpiClient<'_>, from: pg_sys::Oid, to: pg_sys::Oid) -> Vec<ForeignKey> {
+    foreign_keys_where(
+        client,
+        "c.conrelid = $1 AND c.confrelid = $2 AND c.confupdtype IN ('c', 'n', 'd')",
+        &[from.into(), to.into()],
+    )
+}
+
 /// A table's foreign keys onto itself whose delete rule forbids deleting a referenced row (NO
 /// ACTION or RESTRICT): a customer's `referred_by`.
 pub fn restricting_self_references(client: &SpiClient<'_>, table: pg_sys::Oid) -> Vec<ForeignKey> {

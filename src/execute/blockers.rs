@@ -73,9 +73,21 @@ pub fn as_json(items: &[Item]) -> Value {
     )
 }
 
-/// Refuses the erasure: 55000, naming the subject and the count, each item in DETAIL.
+/// Refuses the erasure: 55000, naming the subject and the count, and in DETAIL each blocker
+/// with its number of items. The items themselves hold values of the shop's rows, which errors
+/// and the server log must not: `erasure_blockers()` lists them.
 pub fn refuse(plan: &Plan, key: &Key, items: &[Item]) -> ! {
-    let detail: Vec<String> = items.iter().map(|i| format!("{}: {}", i.blocker, i.details)).collect();
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for item in items {
+        match counts.iter_mut().find(|(name, _)| *name == item.blocker) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((&item.blocker, 1)),
+        }
+    }
+    let detail: Vec<String> = counts
+        .iter()
+        .map(|(name, n)| format!("{name}: {n} {}", if *n == 1 { "item" } else { "items" }))
+        .collect();
     let noun = if items.len() == 1 { "blocking item" } else { "blocking items" };
     ErasureError::new(
         ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

@@ -44,14 +44,12 @@ pub fn erase_many(subject: &str, ids: &[String], mode: Mode) -> Vec<Line> {
         if keys.is_empty() {
             return Vec::new();
         }
-        locks::with_lock_timeout(|| {
-            Spi::connect_mut(|client| match &plan.batch {
-                Some(batch) => erase_batch(client, plan, batch, &keys, mode),
-                None => keys
-                    .iter()
-                    .map(|key| line(&key.text, erase_one(client, plan, key, mode, None, Blockers::Check)))
-                    .collect(),
-            })
+        Spi::connect_mut(|client| match &plan.batch {
+            Some(batch) => erase_batch(client, plan, batch, &keys, mode),
+            None => keys
+                .iter()
+                .map(|key| line(&key.text, erase_one(client, plan, key, mode, None, Blockers::Check)))
+                .collect(),
         })
     })
 }
@@ -147,6 +145,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
         for lock in &batch.locks {
             locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[chosen.argument()])));
         }
+        let written = super::retained::before(client, plan);
         let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
         for (decision, statement) in [(Decision::Anonymize, &batch.apply), (Decision::Delete, &batch.delete_all)] {
             let group: Vec<String> = decided.iter().filter(|d| d.1 == decision).map(|d| d.0.clone()).collect();
@@ -157,8 +156,9 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
             if decision == Decision::Anonymize {
                 arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
             }
-            rows.extend(super::still_referenced(&who, || by_key(client, plan.outcomes.len(), statement, &arguments)));
+            rows.extend(super::applying(&who, || by_key(client, plan.outcomes.len(), statement, &arguments)));
         }
+        super::retained::require_unchanged(client, plan, &who, written);
         let erasures: Vec<(String, &str, Value)> = decided
             .iter()
             .map(|(key, decision, _)| {

@@ -16,13 +16,21 @@ pub struct Entry {
     pub executed_at: String,
 }
 
+/// The ledger is the extension's: its fixed statements run as the extension's owner, so no
+/// subject owner (nor code of theirs) can write or forge it.
+pub fn as_ledger_owner<R>(plan: &Plan, f: impl FnOnce() -> R) -> R {
+    crate::security::as_extension_owner(plan.extension_owner, f)
+}
+
 pub fn find(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Option<Entry> {
     find_many(client, plan, std::slice::from_ref(&key.text)).pop().map(|(_, entry)| entry)
 }
 
 /// The ledger entries of those of `keys` that were erased, with their keys.
 pub fn find_many(client: &SpiClient<'_>, plan: &Plan, keys: &[String]) -> Vec<(String, Entry)> {
-    let rows = spi(client.select(&plan.ledger.find, None, &[plan.subject.as_str().into(), keys.to_vec().into()]));
+    let rows = as_ledger_owner(plan, || {
+        spi(client.select(&plan.ledger.find, None, &[plan.subject.as_str().into(), keys.to_vec().into()]))
+    });
     rows.map(|row| {
         let key: String = spi(row.get(1)).unwrap_or_default();
         let entry = Entry {
@@ -48,7 +56,7 @@ pub fn record(
     let keys: Vec<String> = erasures.iter().map(|e| e.0.clone()).collect();
     let statuses: Vec<String> = erasures.iter().map(|e| e.1.to_string()).collect();
     let tables: Vec<String> = erasures.iter().map(|e| e.2.to_string()).collect();
-    spi(client.update(
+    as_ledger_owner(plan, || spi(client.update(
         &plan.ledger.record,
         None,
         &[
@@ -60,7 +68,7 @@ pub fn record(
             tables.into(),
             crate::security::caller().into(),
         ],
-    ))
+    )))
     .map(|row| spi(row.get::<i64>(1)).unwrap_or_default())
     .collect()
 }

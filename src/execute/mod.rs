@@ -23,6 +23,7 @@ pub mod release;
 pub mod replay;
 pub mod report;
 pub mod residual;
+pub mod retained;
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -102,9 +103,7 @@ pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pg
         require_tables(plan);
         require_complete(plan);
         let key = Key::parse(plan, id);
-        let outcome = locks::with_lock_timeout(|| {
-            Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference, Blockers::Check))
-        });
+        let outcome = Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference, Blockers::Check));
         match outcome {
             Outcome::Erased(report) | Outcome::AlreadyErased(report) => pgrx::JsonB(report),
             Outcome::Blocked(items) => blockers::refuse(plan, &key, &items),
@@ -156,7 +155,8 @@ pub fn erase_one(
     for lock in &plan.locks {
         locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[key.argument()])));
     }
-    let rows = still_referenced(&who, || match decision {
+    let written = retained::before(client, plan);
+    let rows = applying(&who, || match decision {
         Decision::Anonymize => {
             let mut arguments = vec![key.argument()];
             arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
@@ -164,6 +164,7 @@ pub fn erase_one(
         }
         Decision::Delete => counts(client, plan.outcomes.len(), &plan.delete_all, &[key.argument()]),
     });
+    retained::require_unchanged(client, plan, &who, written);
     let tables = report::tables(plan, decision, &rows);
     let status = report::status(decision);
     let request_id =
@@ -225,14 +226,16 @@ pub fn require_complete(plan: &Plan) {
     if !crate::gucs::REQUIRE_COMPLETE.get() {
         return;
     }
+    // check() reads the catalog and PostgreSQL's; the values it samples it reads as each
+    // table's owner.
     let errors = plan.check_errors.get_or_init(|| {
         Spi::connect(|client| {
-            spi(client.select(
+            ledger::as_ledger_owner(plan, || spi(client.select(
                 "SELECT c.tbl::pg_catalog.text || COALESCE('.' || c.col, '') || ': ' || c.problem
                    FROM erasure.check($1) c WHERE c.severity = 'error' ORDER BY 1",
                 None,
                 &[plan.subject.as_str().into()],
-            ))
+            )))
             .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
             .collect()
         })
@@ -343,23 +346,25 @@ fn counts(
     (1..=width).map(|i| spi(row.get::<i64>(i)).unwrap_or(0)).collect()
 }
 
-/// Runs the statement that erases (`who`: `customer "42"`, or a batch); a row it deletes that
-/// a table outside the catalog still references fails on that table's foreign key, reported
-/// as about the erasure, with the way out.
-pub fn still_referenced<R>(who: &str, f: impl FnOnce() -> R) -> R {
-    rewrap_code(ERRCODE_FOREIGN_KEY_VIOLATION, f, |e| {
-        ErasureError::new(
-            ERRCODE_FOREIGN_KEY_VIOLATION,
-            format!("{who} cannot be erased: a table the erasure catalog does not cover references its rows"),
-        )
-        .detail(match e.detail() {
-            Some(detail) => format!("{}. {detail}", e.message()),
-            None => e.message().to_string(),
-        })
-        .hint(
-            "Register that table (erasure.check() lists it), or give its foreign key ON DELETE CASCADE or SET NULL; \
-             to keep the rows it references, anonymize instead of deleting.",
-        )
+/// Runs the statement that erases (`who`: `customer "42"`, or a batch). A constraint the
+/// masked or deleted rows violate is reported as about the erasure, with the same SQLSTATE and
+/// PostgreSQL's message (which names the table and constraint), but never its DETAIL: that
+/// shows the row (`Failing row contains …`, `Key (email)=(…)`), values the caller may not see.
+/// A row it deletes that a table outside the catalog still references gets the way out.
+pub fn applying<R>(who: &str, f: impl FnOnce() -> R) -> R {
+    rewrap_when(is_integrity_violation, f, |e| {
+        let code = code_of(e);
+        let error = ErasureError::new(code, format!("{who} cannot be erased: {}", e.message()));
+        if code == ERRCODE_FOREIGN_KEY_VIOLATION {
+            error.detail("A table the erasure catalog does not cover references its rows.").hint(
+                "Register that table (erasure.check() lists it), or give its foreign key ON DELETE CASCADE or SET \
+                 NULL; to keep the rows it references, anonymize instead of deleting.",
+            )
+        } else {
+            error
+                .detail("The masked rows break a constraint of the table; nothing was changed.")
+                .hint("Choose a policy for the constrained columns whose values the constraint accepts.")
+        }
     })
 }
 

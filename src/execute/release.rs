@@ -43,11 +43,13 @@ pub fn release_expired(subject: Option<&str>) -> Vec<(String, i64)> {
 }
 
 fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
-    let keys: Vec<String> = spi(client.select(
-        "SELECT key FROM erasure.ledger WHERE subject = $1 AND status = 'anonymized' ORDER BY key",
-        None,
-        &[plan.subject.as_str().into()],
-    ))
+    let keys: Vec<String> = spi(ledger::as_ledger_owner(plan, || {
+        client.select(
+            "SELECT key FROM erasure.ledger WHERE subject = $1 AND status = 'anonymized' ORDER BY key",
+            None,
+            &[plan.subject.as_str().into()],
+        )
+    }))
     .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
     .collect();
     let array = (!keys.is_empty()).then(|| KeyArray::new(client, plan, &keys));
@@ -83,14 +85,16 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
 
 /// For each key, the latest expiry among its released rows of `table`: `{"42": "2026-…"}`.
 fn previous_cutoffs(client: &SpiClient<'_>, plan: &Plan, table: &str) -> Map<String, Value> {
-    spi(client.select(
-        "SELECT l.key, pg_catalog.max(CAST(t ->> 'through' AS pg_catalog.timestamptz))::pg_catalog.text
-           FROM erasure.ledger l, pg_catalog.jsonb_array_elements(l.tables) AS t
-          WHERE l.subject = $1 AND l.status = 'released' AND t ->> 'table' = $2
-          GROUP BY l.key",
-        None,
-        &[plan.subject.as_str().into(), table.into()],
-    ))
+    spi(ledger::as_ledger_owner(plan, || {
+        client.select(
+            "SELECT l.key, pg_catalog.max(CAST(t ->> 'through' AS pg_catalog.timestamptz))::pg_catalog.text
+               FROM erasure.ledger l, pg_catalog.jsonb_array_elements(l.tables) AS t
+              WHERE l.subject = $1 AND l.status = 'released' AND t ->> 'table' = $2
+              GROUP BY l.key",
+            None,
+            &[plan.subject.as_str().into(), table.into()],
+        )
+    }))
     .map(|row| (spi(row.get::<String>(1)).unwrap_or_default(), json!(spi(row.get::<String>(2)).unwrap_or_default())))
     .collect()
 }

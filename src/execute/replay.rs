@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The blockers are not checked again: the erasure was decided and allowed when it first ran,
-//! and the restored database may hold an older state that would block it.
+//! and the restored database may hold an older state that would block it (an order awaiting
+//! payment that was paid after the backup). Since the document is the caller's, only a
+//! superuser or the subject's owner may replay it, and strict mode applies as to any erasure.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,9 +18,10 @@ use serde_json::Value;
 use pgrx::prelude::*;
 
 use super::key::Key;
-use super::{erase_one, locks, Blockers, Mode, Outcome};
+use super::{erase_one, require_complete, Blockers, Mode, Outcome};
 use crate::error::*;
 use crate::plan::cache;
+use crate::security;
 
 #[derive(Deserialize)]
 struct Export {
@@ -63,10 +66,18 @@ pub fn replay(export: Value) -> Vec<(i64, String, String, String)> {
 fn again(entry: &Entry, mode: Mode) -> String {
     let reference = format!("replay of request {}", entry.request_id);
     cache::with_plan(&entry.subject, |plan| {
+        if !security::acts_as(security::caller_oid(), plan.owner) {
+            ErasureError::new(
+                ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("only the owner of erasure subject \"{}\" or a superuser may replay its erasures", plan.subject),
+            )
+            .detail("A replay skips the blockers, so it is not an operator's call.")
+            .raise();
+        }
+        require_complete(plan);
         let key = Key::parse(plan, &entry.key);
-        let outcome = locks::with_lock_timeout(|| {
-            Spi::connect_mut(|client| erase_one(client, plan, &key, mode, Some(&reference), Blockers::Skip))
-        });
+        let outcome =
+            Spi::connect_mut(|client| erase_one(client, plan, &key, mode, Some(&reference), Blockers::Skip));
         match outcome {
             Outcome::Erased(report) => report["status"].as_str().unwrap_or_default().to_string(),
             Outcome::AlreadyErased(_) => "present".to_string(),

@@ -35,11 +35,13 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
     }
 }
 
-/// Runs `f` with the subject's plan, building and caching it first if needed.
+/// Runs `f` with the subject's plan, building and caching it first if needed, as the
+/// subject's owner (`security::as_owner`): everything an erasure runs has that role's rights.
 pub fn with_plan<R>(subject: &str, f: impl FnOnce(&Plan) -> R) -> R {
     if STALE.with(|s| s.replace(false)) {
         PLANS.with(|p| p.borrow_mut().clear());
         WATCHED.with(|w| w.borrow_mut().clear());
+        crate::security::forget_extension_owner();
     }
     let plan = match PLANS.with(|p| p.borrow().get(subject).cloned()) {
         Some(plan) => plan,
@@ -50,7 +52,7 @@ pub fn with_plan<R>(subject: &str, f: impl FnOnce(&Plan) -> R) -> R {
             plan
         }
     };
-    f(&plan)
+    crate::security::as_owner(plan.owner, || f(&plan))
 }
 
 /// Tells every session, this one included, that the catalog changed (at commit for others).

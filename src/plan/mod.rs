@@ -24,6 +24,7 @@ use crate::catalog::entries::{self, Action, TableEntry};
 use crate::catalog::schema::{self, Column, Relation};
 use crate::catalog::strategy::Strategy;
 use crate::error::*;
+use crate::security;
 use statements::{equals, qualified, Parameters};
 
 pub struct BlockerPlan {
@@ -85,6 +86,10 @@ pub struct Outcome {
 
 pub struct Plan {
     pub subject: String,
+    /// The owner of the subject's table: every statement of the plan runs as this role.
+    pub owner: pg_sys::Oid,
+    /// The extension's owner: the ledger's statements run as this role.
+    pub extension_owner: pg_sys::Oid,
     pub subject_table: String,
     pub key_column: String,
     pub key_type: pg_sys::Oid,
@@ -126,6 +131,10 @@ pub struct Plan {
     pub unreviewed_columns: Vec<String>,
     /// Relations whose change makes this plan stale.
     pub relations: Vec<pg_sys::Oid>,
+    /// What the transaction has written to each retained table (`statements::changes_so_far`),
+    /// None when there is none; `retained_tables` names them in the same order.
+    pub retained_changes: Option<OwnedPreparedStatement>,
+    pub retained_tables: Vec<String>,
     /// The errors `erasure.check()` reports for the subject, computed when strict mode first
     /// needs them; anything that could change them also makes the plan stale.
     pub check_errors: std::cell::OnceCell<Vec<String>>,
@@ -145,8 +154,14 @@ impl Node {
 }
 
 impl Plan {
+    /// Builds the plan as the subject's owner: statements are prepared, and planning runs any
+    /// catalog code it folds, with that role's rights only.
     pub fn build(subject: &str) -> Plan {
-        Spi::connect(|client| build(client, subject))
+        Spi::connect(|client| {
+            let entry = entries::require_subject(client, subject);
+            let owner = security::relation_owner(client, entry.tbl);
+            security::as_owner(owner, || build(client, entry, owner))
+        })
     }
 
     /// How many counts the census gives: one per table, then one per reference.
@@ -155,8 +170,8 @@ impl Plan {
     }
 }
 
-fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
-    let subject = entries::require_subject(client, subject_name);
+fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::Oid) -> Plan {
+    let subject_name = subject.subject.as_str();
     let root = schema::relation(client, subject.tbl);
     let root_columns = schema::columns(client, subject.tbl);
     let key = schema::column(&root, &root_columns, &subject.key_column);
@@ -164,6 +179,7 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
 
     let nodes = order_tables(client, root, entries::tables(client, subject_name));
     check_kept_rows_survive_deletes(client, &nodes);
+    check_retained_rows_survive_masking(client, &nodes);
     let references = self_references(client, &nodes);
     let conditions: Vec<String> =
         (0..nodes.len()).map(|i| condition(&nodes, i, &subject.key_column, Keys::One)).collect();
@@ -370,6 +386,13 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
         })
         .collect();
 
+    let retained: Vec<&Node> = nodes.iter().filter(|n| n.action() == Action::Retain).collect();
+    let retained_changes = (!retained.is_empty()).then(|| {
+        let oids: Vec<pg_sys::Oid> = retained.iter().map(|n| n.relation.oid).collect();
+        prepare_as(false, statements::changes_so_far(&oids), &[], "its retained tables cannot be watched".into())
+    });
+    let retained_tables = retained.iter().map(|n| n.relation.name.clone()).collect();
+
     let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
     relations.push(entries::catalog_oid(client));
     // Prepared as mutating: run after the subject's lock, they must see what committed meanwhile.
@@ -385,6 +408,8 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
 
     Plan {
         subject: subject_name.to_string(),
+        owner,
+        extension_owner: security::extension_owner(client),
         subject_table: root_name,
         key_column: subject.key_column,
         key_type,
@@ -411,6 +436,8 @@ fn build(client: &SpiClient<'_>, subject_name: &str) -> Plan {
             .collect(),
         unreviewed_columns,
         relations,
+        retained_changes,
+        retained_tables,
         check_errors: std::cell::OnceCell::new(),
     }
 }
@@ -831,6 +858,42 @@ fn policy_strategy(relation: &Relation, column: &Column, name: &str, params: &se
         invalid(format!("{why} (strategy {name})."));
     }
     strategy
+}
+
+/// A retained table whose foreign key follows changes of the columns it references (ON UPDATE
+/// CASCADE, SET NULL, SET DEFAULT) would be rewritten when the erasure masks those columns
+/// (`invoices.customer_email REFERENCES customers(email) ON UPDATE CASCADE`): refuse it.
+fn check_retained_rows_survive_masking(client: &SpiClient<'_>, nodes: &[Node]) {
+    for retained in nodes.iter().filter(|n| n.action() == Action::Retain) {
+        for masked in nodes.iter().filter(|n| n.action() == Action::Mask) {
+            let masked_columns: Vec<String> = entries::policies(client, masked.relation.oid)
+                .into_iter()
+                .filter(|p| p.strategy != "keep")
+                .map(|p| p.col)
+                .collect();
+            let updating = schema::updating_foreign_keys(client, retained.relation.oid, masked.relation.oid);
+            if let Some(fk) = updating.iter().find(|fk| fk.referenced.iter().any(|c| masked_columns.contains(c))) {
+                ErasureError::new(
+                    ERRCODE_INVALID_FOREIGN_KEY,
+                    format!(
+                        "retained table \"{}\" follows changes of masked columns of \"{}\"",
+                        retained.relation.name, masked.relation.name
+                    ),
+                )
+                .detail(format!(
+                    "Foreign key {} {} has an ON UPDATE action: masking {} would rewrite retained rows.",
+                    fk.name,
+                    schema::column_list(&fk.columns),
+                    schema::column_list(&fk.referenced)
+                ))
+                .hint(format!(
+                    "Let the foreign key reference the key of \"{}\" instead, or keep the columns it references.",
+                    masked.relation.name
+                ))
+                .raise();
+            }
+        }
+    }
 }
 
 /// A table the erasure keeps (retained, masked, or the subject's own) whose foreign key points

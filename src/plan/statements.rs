@@ -68,7 +68,10 @@ pub fn masked_value(
             }
             cast(format!("pg_catalog.replace({value}, '{{key}}', {subject_key})"))
         }
-        Strategy::Hmac => cast(format!("erasure.hmac_sha256(CAST({column} AS pg_catalog.text))")),
+        Strategy::Hmac => {
+            let key = parameters.add(crate::keyed_hash::key());
+            cast(format!("erasure.hmac_sha256(CAST({column} AS pg_catalog.text), {key})"))
+        }
         Strategy::JsonbRemove(paths) => paths.iter().fold(column.to_string(), |document, path| {
             format!(
                 "({document} OPERATOR(pg_catalog.#-) pg_catalog.string_to_array({}, '.'))",
@@ -135,6 +138,27 @@ pub fn residual_scan(table: &str, condition: &str, columns: &[String], key: &[St
 /// A blocker query, each of its rows turned into one jsonb document.
 pub fn blocker(query: &str) -> String {
     format!("SELECT pg_catalog.to_jsonb(b) FROM {} AS b", embedded(query))
+}
+
+/// What the current transaction has changed in each of `tables` (with their partitions and
+/// inheritance children): per table in the given order, its rows inserted, updated and deleted
+/// so far, and its files (a TRUNCATE gives new ones). Equal before and after the erasure's
+/// statement when nothing wrote to them.
+pub fn changes_so_far(tables: &[pgrx::pg_sys::Oid]) -> String {
+    let oids: Vec<String> = tables.iter().map(|t| t.to_u32().to_string()).collect();
+    format!(
+        "SELECT pg_catalog.concat_ws('/',
+                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_inserted(p.relid)),
+                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_updated(p.relid)),
+                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_deleted(p.relid)),
+                  pg_catalog.string_agg(CAST(pg_catalog.pg_relation_filenode(p.relid) AS pg_catalog.text), ','
+                                        ORDER BY p.relid))
+           FROM pg_catalog.unnest(CAST(ARRAY[{}] AS pg_catalog.regclass[])) WITH ORDINALITY AS r(tbl, n)
+          CROSS JOIN LATERAL pg_catalog.pg_partition_tree(r.tbl) AS p
+          WHERE p.isleaf
+          GROUP BY r.n ORDER BY r.n",
+        oids.join(", ")
+    )
 }
 
 /// A batch's keys (`$1`, an array) as rows, for statements written for one key, and the
