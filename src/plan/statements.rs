@@ -147,16 +147,18 @@ pub fn blocker(query: &str) -> String {
 pub fn changes_so_far(tables: &[pgrx::pg_sys::Oid]) -> String {
     let oids: Vec<String> = tables.iter().map(|t| t.to_u32().to_string()).collect();
     format!(
-        "SELECT pg_catalog.concat_ws('/',
-                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_inserted(p.relid)),
-                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_updated(p.relid)),
-                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_deleted(p.relid)),
-                  pg_catalog.string_agg(CAST(pg_catalog.pg_relation_filenode(p.relid) AS pg_catalog.text), ','
-                                        ORDER BY p.relid))
-           FROM pg_catalog.unnest(CAST(ARRAY[{}] AS pg_catalog.regclass[])) WITH ORDINALITY AS r(tbl, n)
-          CROSS JOIN LATERAL pg_catalog.pg_partition_tree(r.tbl) AS p
-          WHERE p.isleaf
-          GROUP BY r.n ORDER BY r.n",
+        "WITH RECURSIVE tree(n, relid) AS (
+             SELECT r.n, r.tbl FROM pg_catalog.unnest(CAST(ARRAY[{}] AS pg_catalog.oid[])) WITH ORDINALITY AS r(tbl, n)
+             UNION ALL
+             SELECT t.n, i.inhrelid FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) t.relid)
+         SELECT pg_catalog.concat_ws('/',
+                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_inserted(t.relid)),
+                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_updated(t.relid)),
+                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_deleted(t.relid)),
+                  pg_catalog.string_agg(CAST(pg_catalog.pg_relation_filenode(t.relid) AS pg_catalog.text), ','
+                                        ORDER BY t.relid))
+           FROM tree t
+          GROUP BY t.n ORDER BY t.n",
         oids.join(", ")
     )
 }
