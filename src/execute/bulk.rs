@@ -34,7 +34,7 @@ pub struct Line {
 }
 
 pub fn erase_many(subject: &str, ids: &[String], mode: Mode) -> Vec<Line> {
-    super::require_primary();
+    super::require_can_erase();
     cache::with_plan(subject, |plan| {
         require_tables(plan);
         require_complete(plan);
@@ -112,6 +112,13 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
         };
         lines.insert(key.text.clone(), line(&key.text, outcome));
     }
+    // As for one subject: every row the batch may change is locked before the blockers run.
+    if !candidates.is_empty() {
+        let locked = KeyArray::new(client, plan, &candidates);
+        for lock in &batch.locks {
+            locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[locked.argument()])));
+        }
+    }
     if let (Some(statement), false) = (&batch.blockers, candidates.is_empty()) {
         let mut blocked =
             blockers::find_many(client, plan, statement, KeyArray::new(client, plan, &candidates).argument());
@@ -140,11 +147,6 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
     }
 
     if !decided.is_empty() {
-        let chosen: Vec<String> = decided.iter().map(|d| d.0.clone()).collect();
-        let chosen = KeyArray::new(client, plan, &chosen);
-        for lock in &batch.locks {
-            locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[chosen.argument()])));
-        }
         let written = super::retained::before(client, plan);
         let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
         for (decision, statement) in [(Decision::Anonymize, &batch.apply), (Decision::Delete, &batch.delete_all)] {

@@ -94,11 +94,11 @@ pub enum Outcome {
 }
 
 /// Erases one subject: locks its row, returns the earlier result if it was already erased,
-/// refuses while blockers exist, decides between anonymizing and deleting, locks the rows of
-/// every table it will change, changes them all in one statement, records the erasure in the
+/// locks the rows of every table it may change, refuses while blockers exist, decides between
+/// anonymizing and deleting, changes them all in one statement, records the erasure in the
 /// ledger, and returns the report.
 pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pgrx::JsonB {
-    require_primary();
+    require_can_erase();
     cache::with_plan(subject, |plan| {
         require_tables(plan);
         require_complete(plan);
@@ -137,6 +137,12 @@ pub fn erase_one(
     if found == 0 {
         return Outcome::NotFound;
     }
+    // Every row the erasure may change is locked before the blockers run: a blocking state
+    // written meanwhile to a locked table (an order set to awaiting payment) has committed, and
+    // is seen, by the time the blockers look (each statement takes a new snapshot).
+    for lock in &plan.locks {
+        locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[key.argument()])));
+    }
     if check == Blockers::Check {
         let items = blockers::find(client, plan, key);
         if !items.is_empty() {
@@ -152,9 +158,6 @@ pub fn erase_one(
         Ok(decided) => decided,
         Err(refusal) => return Outcome::Refused(refusal),
     };
-    for lock in &plan.locks {
-        locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[key.argument()])));
-    }
     let written = retained::before(client, plan);
     let rows = applying(&who, || match decision {
         Decision::Anonymize => {
@@ -255,9 +258,27 @@ pub fn require_complete(plan: &Plan) {
     }
 }
 
-/// A hot standby cannot take row locks or write: say so, rather than PostgreSQL's internal
-/// error about transaction ids during recovery.
-pub fn require_primary() {
+/// An erasure must see every row that committed before it locked the subject: under
+/// REPEATABLE READ or SERIALIZABLE its snapshot is the transaction's first, and rows committed
+/// since (an order placed a moment ago) would stay unmasked and unblocked. Refused before
+/// anything is read.
+fn require_statement_snapshots() {
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        ErasureError::new(
+            ERRCODE_INVALID_TRANSACTION_STATE,
+            "an erasure cannot run in a REPEATABLE READ or SERIALIZABLE transaction",
+        )
+        .detail("Its snapshot would miss rows committed after the transaction began, and leave them behind.")
+        .hint("Run it in its own READ COMMITTED transaction.")
+        .raise();
+    }
+}
+
+/// Where an erasure cannot run: from a transaction snapshot (`require_statement_snapshots`), or
+/// on a hot standby, which cannot take row locks or write (said plainly, rather than
+/// PostgreSQL's internal error about transaction ids during recovery).
+pub fn require_can_erase() {
+    require_statement_snapshots();
     if unsafe { pg_sys::RecoveryInProgress() } {
         ErasureError::new(ERRCODE_READ_ONLY_SQL_TRANSACTION, "cannot erase on a hot standby")
             .detail("The server is in recovery: it cannot lock or change rows.")

@@ -41,7 +41,7 @@ struct Entry {
 /// row: it was created after the backup and erased before the restore), `released` (a
 /// retention release: `release_expired()` redoes those).
 pub fn replay(export: Value) -> Vec<(i64, String, String, String)> {
-    super::require_primary();
+    super::require_can_erase();
     let mut entries = Export::deserialize(&export)
         .unwrap_or_else(|e| {
             ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "ledger is not an export of erasure.ledger_export()")
