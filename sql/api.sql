@@ -229,7 +229,8 @@ DECLARE
     queued bigint;
 BEGIN
     SELECT q.id INTO queued FROM erasure.request_queue q
-     WHERE q.subject = request.subject AND q.key = canonical AND q.ledger_request_id IS NULL;
+     WHERE q.subject = request.subject AND q.key = canonical AND q.ledger_request_id IS NULL
+       AND q.closed_as IS NULL;
     IF NOT FOUND THEN
         INSERT INTO erasure.request_queue AS q (subject, key, reference, received_at, due_at)
         VALUES (request.subject, canonical, request.reference, pg_catalog.now(),
@@ -261,48 +262,64 @@ DECLARE
 BEGIN
     FOR queued IN
         SELECT q.id, q.subject, q.key, q.reference FROM erasure.request_queue q
-         WHERE q.ledger_request_id IS NULL ORDER BY q.id FOR UPDATE SKIP LOCKED
+         WHERE q.ledger_request_id IS NULL AND q.closed_as IS NULL ORDER BY q.id FOR UPDATE SKIP LOCKED
     LOOP
         request_id := queued.id;
-        preview := erasure.erasure_preview(queued.key, queued.subject);
-        IF preview ->> 'decision' = 'blocked' THEN
-            -- A hold says until when (a column "until" in the blocker's rows); the request can
-            -- go through once the last hold has passed, and when is unknown if any blocker
-            -- does not say.
-            SELECT CASE WHEN pg_catalog.bool_and(b -> 'details' ? 'until')
-                        THEN pg_catalog.max(CAST(b -> 'details' ->> 'until' AS timestamptz)) END
-              INTO held
-              FROM pg_catalog.jsonb_array_elements(preview -> 'blockers') AS b;
-            UPDATE erasure.request_queue q
-               SET checked_at = pg_catalog.now(), held_until = held,
-                   blockers = ARRAY(SELECT DISTINCT b ->> 'blocker'
-                                      FROM pg_catalog.jsonb_array_elements(preview -> 'blockers') AS b ORDER BY 1)
-             WHERE q.id = queued.id;
-            status := 'blocked';
-            detail := pg_catalog.jsonb_build_object('blockers', preview -> 'blockers', 'held_until', held);
-        ELSE
-            BEGIN
+        -- Each request in a block of its own, preview included: one that fails (its subject's
+        -- row deleted, a blocker failing for this customer, a lock timeout) is recorded on the
+        -- request, and the others go on.
+        BEGIN
+            preview := erasure.erasure_preview(queued.key, queued.subject);
+            IF preview ->> 'decision' = 'blocked' THEN
+                -- A hold says until when (a column "until" in the blocker's rows); the request
+                -- can go through once the last hold has passed, and when is unknown if any
+                -- blocker does not say.
+                SELECT CASE WHEN pg_catalog.bool_and(b -> 'details' ? 'until')
+                            THEN pg_catalog.max(CAST(b -> 'details' ->> 'until' AS timestamptz)) END
+                  INTO held
+                  FROM pg_catalog.jsonb_array_elements(preview -> 'blockers') AS b;
+                UPDATE erasure.request_queue q
+                   SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, held_until = held,
+                       last_sqlstate = NULL, last_error = NULL,
+                       blockers = ARRAY(SELECT DISTINCT b ->> 'blocker'
+                                          FROM pg_catalog.jsonb_array_elements(preview -> 'blockers') AS b ORDER BY 1)
+                 WHERE q.id = queued.id;
+                status := 'blocked';
+                detail := pg_catalog.jsonb_build_object('blockers', preview -> 'blockers', 'held_until', held);
+            ELSE
                 report := erasure.anonymize(queued.subject, queued.key, mode, queued.reference);
                 UPDATE erasure.request_queue q
-                   SET checked_at = pg_catalog.now(), blockers = NULL, held_until = NULL,
+                   SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, blockers = NULL,
+                       held_until = NULL, last_sqlstate = NULL, last_error = NULL,
                        ledger_request_id = CAST(report ->> 'request_id' AS bigint)
                  WHERE q.id = queued.id;
                 status := 'done';
                 detail := report;
-            EXCEPTION WHEN OTHERS THEN
-                -- One request failing (a blocker that appeared meanwhile, a lock timeout) does
-                -- not stop the others; it stays open and is tried again next time.
-                UPDATE erasure.request_queue q SET checked_at = pg_catalog.now() WHERE q.id = queued.id;
+            END IF;
+        EXCEPTION
+            WHEN no_data_found THEN
+                -- The subject's row is gone (the application deleted it): nothing is left to
+                -- erase, and the request ends saying so.
+                UPDATE erasure.request_queue q
+                   SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, closed_as = 'not_found',
+                       blockers = NULL, held_until = NULL, last_sqlstate = NULL, last_error = NULL
+                 WHERE q.id = queued.id;
+                status := 'not_found';
+                detail := pg_catalog.jsonb_build_object('sqlstate', SQLSTATE, 'message', SQLERRM);
+            WHEN OTHERS THEN
+                UPDATE erasure.request_queue q
+                   SET checked_at = pg_catalog.now(), attempts = q.attempts + 1,
+                       last_sqlstate = SQLSTATE, last_error = SQLERRM
+                 WHERE q.id = queued.id;
                 status := 'error';
                 detail := pg_catalog.jsonb_build_object('sqlstate', SQLSTATE, 'message', SQLERRM);
-            END;
-        END IF;
+        END;
         RETURN NEXT;
     END LOOP;
 END
 $function$;
 COMMENT ON FUNCTION erasure.process_requests(text) IS
-    'Erases every open request that nothing blocks (mode auto by default); leaves the others open with their blockers and the date their holds end. Run it nightly, e.g. with pg_cron.';
+    'Erases every open request that nothing blocks (mode auto by default); leaves the others open with their blockers and the date their holds end; records a failure on its request (attempts, last_sqlstate, last_error) and goes on; closes as not_found a request whose subject row is gone. Run it nightly, e.g. with pg_cron.';
 
 -- Long runs. A procedure that COMMITs may not carry a SET clause, so this one pins search_path
 -- itself, again after every COMMIT (a transaction-local setting ends with the transaction).

@@ -113,8 +113,11 @@ SELECT pg_catalog.pg_extension_config_dump('erasure.ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_request_id_seq', '');
 
 -- Requests as customers make them: received, due within erasure.response_days, done when the
--- erasure has run (ledger_request_id). blockers and held_until hold what the last
--- erasure.process_requests() found in the way: blocker names only, no details.
+-- erasure has run (ledger_request_id), or closed as not_found when the subject's row was gone
+-- by then. blockers and held_until hold what the last erasure.process_requests() found in the
+-- way: blocker names only, no details. attempts counts the runs that tried it, checked_at is
+-- the last one, and last_sqlstate/last_error what made the last one fail (the error's message,
+-- which pg_erasure's own errors keep free of personal values).
 CREATE TABLE erasure.request_queue (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     subject           text NOT NULL,
@@ -125,10 +128,15 @@ CREATE TABLE erasure.request_queue (
     checked_at        timestamptz,
     blockers          text[],
     held_until        timestamptz,
-    ledger_request_id bigint REFERENCES erasure.ledger
+    ledger_request_id bigint REFERENCES erasure.ledger,
+    attempts          integer NOT NULL DEFAULT 0,
+    last_sqlstate     text,
+    last_error        text,
+    closed_as         text CHECK (closed_as IN ('not_found'))
 );
 -- One open request per subject: asking again returns the open one.
-CREATE UNIQUE INDEX request_queue_open ON erasure.request_queue (subject, key) WHERE ledger_request_id IS NULL;
+CREATE UNIQUE INDEX request_queue_open ON erasure.request_queue (subject, key)
+    WHERE ledger_request_id IS NULL AND closed_as IS NULL;
 COMMENT ON TABLE erasure.request_queue IS
     'Erasure requests as received (erasure.request), processed by erasure.process_requests; read them through the view erasure.requests.';
 
@@ -138,12 +146,15 @@ SELECT pg_catalog.pg_extension_config_dump('erasure.request_queue_id_seq', '');
 CREATE VIEW erasure.requests AS
 SELECT q.id, q.subject, q.key, q.reference, q.received_at, q.due_at,
        CASE WHEN q.ledger_request_id IS NOT NULL THEN 'done'
+            WHEN q.closed_as IS NOT NULL THEN q.closed_as
             WHEN pg_catalog.now() > q.due_at THEN 'overdue'
+            WHEN q.last_sqlstate IS NOT NULL THEN 'failing'
             WHEN q.blockers IS NOT NULL THEN 'blocked'
             ELSE 'pending'
        END AS status,
-       q.blockers, q.held_until, q.checked_at, q.ledger_request_id, l.executed_at AS done_at
+       q.blockers, q.held_until, q.attempts, q.checked_at, q.last_sqlstate, q.last_error,
+       q.ledger_request_id, l.executed_at AS done_at
   FROM erasure.request_queue q
   LEFT JOIN erasure.ledger l ON l.request_id = q.ledger_request_id;
 COMMENT ON VIEW erasure.requests IS
-    'Each erasure request with its status: pending, blocked (blockers, and held_until when they say until when), overdue (past due_at, not done) or done.';
+    'Each erasure request with its status: pending, blocked (blockers, and held_until when they say until when), failing (the last run failed: last_sqlstate, last_error), overdue (past due_at, not done), not_found (the subject''s row was gone: closed) or done.';

@@ -37,13 +37,21 @@ thread_local! {
 /// the owner makes the statement fail instead of leaving rows behind) and `lock_timeout` set to
 /// `erasure.lock_timeout`. The caller's user, security context and settings are restored.
 pub fn as_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    let _caller = CallerScope::enter(unsafe { pg_sys::GetUserId() });
+    run_as(owner, f)
+}
+
+/// The switch itself, for a subject's owner and for the extension's owner alike: whatever code
+/// ran before (a tenant's function calling `set_config('search_path', …)`) cannot change how the
+/// next statement resolves its names.
+fn run_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     let lock_timeout = gucs::LOCK_TIMEOUT_MS.get().to_string();
     let (mut user, mut context) = (pg_sys::InvalidOid, 0);
-    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
-    let _caller = CallerScope::enter(user);
-    let restricted = context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
-    let result = unsafe {
-        pg_sys::SetUserIdAndSecContext(owner, restricted);
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        let restricted =
+            context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
+        pg_sys::SetUserIdAndSecContext(role, restricted);
         let nest_level = pg_sys::NewGUCNestLevel();
         for (name, value) in [("search_path", "pg_catalog, pg_temp"), ("row_security", "off"), ("lock_timeout", &lock_timeout)]
         {
@@ -53,8 +61,7 @@ pub fn as_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
         pg_sys::AtEOXact_GUC(false, nest_level);
         pg_sys::SetUserIdAndSecContext(user, context);
         result
-    };
-    result
+    }
 }
 
 /// Records the caller of the outermost `as_owner`, and forgets it when that ends, also when it
@@ -132,18 +139,9 @@ pub fn forget_extension_owner() {
 }
 
 /// Runs `f` — fixed statements on the extension's own tables, never user code — as the
-/// extension's owner `owner`, restricted like `as_owner`.
+/// extension's owner `owner`, restricted and with its settings pinned like `as_owner`.
 pub fn as_extension_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
-    let (mut user, mut context) = (pg_sys::InvalidOid, 0);
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        let restricted =
-            context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
-        pg_sys::SetUserIdAndSecContext(owner, restricted);
-    }
-    let result = f();
-    unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
-    result
+    run_as(owner, f)
 }
 
 /// The owner of a relation.

@@ -31,6 +31,7 @@ pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<Stri
         ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "subject name must not be empty").raise();
     }
     Spi::connect_mut(|client| {
+        hold(client, &[subject], &[tbl]);
         let relation = schema::relation(client, tbl);
         security::require_owner(client, &relation, "register it for erasure");
         security::require_privileges(client, security::relation_owner(client, tbl), &relation, "mask");
@@ -101,7 +102,9 @@ pub fn register_table(r: TableRegistration) {
             .raise()
     });
     Spi::connect_mut(|client| {
+        hold(client, &[&r.subject], &[r.tbl]);
         let subject = entries::require_subject(client, &r.subject);
+        hold(client, &[], &[subject.tbl, r.parent.unwrap_or(subject.tbl)]);
         let relation = schema::relation(client, r.tbl);
         security::require_owner(client, &relation, "register it for erasure");
         let subject_table = schema::relation(client, subject.tbl);
@@ -307,6 +310,7 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
         let relation = schema::relation(client, tbl);
         security::require_owner(client, &relation, "set its masking policies");
         let subjects = entries::subjects_using(client, tbl);
+        hold(client, &subjects.iter().map(String::as_str).collect::<Vec<_>>(), &[tbl]);
         if subjects.is_empty() {
             ErasureError::new(ERRCODE_UNDEFINED_OBJECT, format!("table \"{}\" is not registered", relation.name))
                 .hint("Register it first with erasure.register_subject() or erasure.register_table().")
@@ -432,6 +436,8 @@ fn check_values(
 
 pub fn drop_policy(tbl: pg_sys::Oid, col: &str) {
     let subjects = Spi::connect_mut(|client| {
+        let using = entries::subjects_using(client, tbl);
+        hold(client, &using.iter().map(String::as_str).collect::<Vec<_>>(), &[tbl]);
         security::require_owner(client, &schema::relation(client, tbl), "drop its masking policies");
         security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
@@ -450,7 +456,9 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "blocker name must not be empty").raise();
     }
     Spi::connect_mut(|client| {
+        hold(client, &[subject], &[]);
         let entry = entries::require_subject(client, subject);
+        hold(client, &[], &[entry.tbl]);
         let (subject_table, subject_columns) =
             (schema::relation(client, entry.tbl), schema::columns(client, entry.tbl));
         security::require_owner(client, &subject_table, &format!("register blockers of erasure subject \"{subject}\""));
@@ -490,6 +498,50 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         });
     });
     catalog_changed(&[subject.to_string()]);
+}
+
+/// Serializes registrations: takes a transaction-level lock on each subject's registrations (an
+/// advisory lock on its name, so a subject not registered yet is covered too), then on each
+/// table a lock that conflicts with DROP and ALTER TABLE but not with reads and writes
+/// (SHARE UPDATE EXCLUSIVE), and checks that the table still exists. Two registrations of one
+/// subject therefore run one after the other, the second validating what the first committed,
+/// and a table cannot be dropped or altered while it is validated. Locks are taken in one
+/// order (subjects by name, then tables by OID), so registrations queue and never deadlock.
+fn hold(client: &SpiClient<'_>, subjects: &[&str], tables: &[pg_sys::Oid]) {
+    crate::execute::require_statement_snapshots("a registration");
+    // A transaction id from now on makes every later statement take a new snapshot, so what
+    // is read after a lock wait includes what the registration waited for.
+    unsafe { pg_sys::GetCurrentTransactionId() };
+    let mut subjects = subjects.to_vec();
+    subjects.sort_unstable();
+    subjects.dedup();
+    for subject in subjects {
+        spi(client.select(
+            "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pg_erasure registration'), pg_catalog.hashtext($1))",
+            None,
+            &[subject.into()],
+        ));
+    }
+    let mut tables = tables.to_vec();
+    tables.sort_unstable_by_key(|t| t.to_u32());
+    tables.dedup();
+    for table in tables {
+        let exists = unsafe {
+            pg_sys::LockRelationOid(table, pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE);
+            pg_sys::SearchSysCacheExists(
+                pg_sys::SysCacheIdentifier::RELOID as i32,
+                pg_sys::Datum::from(table),
+                pg_sys::Datum::from(0),
+                pg_sys::Datum::from(0),
+                pg_sys::Datum::from(0),
+            )
+        };
+        if !exists {
+            ErasureError::new(ERRCODE_UNDEFINED_TABLE, format!("relation with OID {} does not exist", table.to_u32()))
+                .detail("It was dropped while being registered.")
+                .raise();
+        }
+    }
 }
 
 /// After a catalog write: builds each touched subject's plan (raising if the catalog no longer

@@ -260,16 +260,17 @@ pub fn require_complete(plan: &Plan) {
 
 /// An erasure must see every row that committed before it locked the subject: under
 /// REPEATABLE READ or SERIALIZABLE its snapshot is the transaction's first, and rows committed
-/// since (an order placed a moment ago) would stay unmasked and unblocked. Refused before
-/// anything is read.
-fn require_statement_snapshots() {
+/// since (an order placed a moment ago) would stay unmasked and unblocked. The same holds for
+/// a registration, which validates the catalog as a concurrent one committed it. Refused before
+/// anything is read; `what` is "an erasure" or "a registration".
+pub fn require_statement_snapshots(what: &str) {
     if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
         ErasureError::new(
             ERRCODE_INVALID_TRANSACTION_STATE,
-            "an erasure cannot run in a REPEATABLE READ or SERIALIZABLE transaction",
+            format!("{what} cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
         )
-        .detail("Its snapshot would miss rows committed after the transaction began, and leave them behind.")
-        .hint("Run it in its own READ COMMITTED transaction.")
+        .detail("Its snapshot would miss rows committed after the transaction began.")
+        .hint("Run it in a READ COMMITTED transaction.")
         .raise();
     }
 }
@@ -278,7 +279,7 @@ fn require_statement_snapshots() {
 /// on a hot standby, which cannot take row locks or write (said plainly, rather than
 /// PostgreSQL's internal error about transaction ids during recovery).
 pub fn require_can_erase() {
-    require_statement_snapshots();
+    require_statement_snapshots("an erasure");
     if unsafe { pg_sys::RecoveryInProgress() } {
         ErasureError::new(ERRCODE_READ_ONLY_SQL_TRANSACTION, "cannot erase on a hot standby")
             .detail("The server is in recovery: it cannot lock or change rows.")
