@@ -151,6 +151,12 @@ AS 'MODULE_PATHNAME', 'erasure_preview_wrapper';
 COMMENT ON FUNCTION erasure.erasure_preview(text, text) IS
     'erasure.erasure_preview(anyelement, text), key given as text.';
 
+CREATE FUNCTION erasure.canonical_key(subject text, id text) RETURNS text
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'canonical_key_wrapper';
+COMMENT ON FUNCTION erasure.canonical_key(text, text) IS
+    'The subject''s key as its row stores it (7 for a numeric key given as 7.0): the text the ledger and the requests record; 22P02 when the key type does not accept id, P0002 when no row has it.';
+
 CREATE FUNCTION erasure.is_erased(subject text, id anyelement) RETURNS boolean
 LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'is_erased_wrapper';
@@ -223,14 +229,14 @@ CREATE FUNCTION erasure.request(subject text, id text, reference text DEFAULT NU
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
-    -- Validates the subject and the key (P0002 for an unknown one) and gives the key's
-    -- canonical text form.
-    canonical text := erasure.erasure_preview(request.id, request.subject) ->> 'key';
+    -- Validates the subject and the key (22P02 for one its type does not accept, P0002 for one
+    -- no row has) and gives the key as its row stores it.
+    canonical text := erasure.canonical_key(request.subject, request.id);
     queued bigint;
 BEGIN
     SELECT q.id INTO queued FROM erasure.request_queue q
-     WHERE q.subject = request.subject AND q.key = canonical AND q.ledger_request_id IS NULL
-       AND q.closed_as IS NULL;
+     WHERE q.subject = request.subject AND pg_catalog.md5(q.key) = pg_catalog.md5(canonical)
+       AND q.key = canonical AND q.ledger_request_id IS NULL AND q.closed_as IS NULL;
     IF NOT FOUND THEN
         INSERT INTO erasure.request_queue AS q (subject, key, reference, received_at, due_at)
         VALUES (request.subject, canonical, request.reference, pg_catalog.now(),

@@ -100,8 +100,9 @@ CREATE TABLE erasure.ledger (
     reference    text
 );
 -- A subject is erased once: a repeated request finds this row and changes nothing. Later
--- releases of its retained rows (status released) add rows of their own.
-CREATE UNIQUE INDEX ledger_subject_key ON erasure.ledger (subject, key) WHERE status <> 'released';
+-- releases of its retained rows (status released) add rows of their own. Indexed by a digest
+-- of the key, so a key of any length (a long text key) fits the index.
+CREATE UNIQUE INDEX ledger_subject_key ON erasure.ledger (subject, pg_catalog.md5(key)) WHERE status <> 'released';
 COMMENT ON TABLE erasure.ledger IS
     'One row per erasure: who asked (requested_by = session user), who ran it (executed_by = the role that called the erasure function), when, what happened per table, and the caller''s reference. No personal data.';
 COMMENT ON COLUMN erasure.ledger.tables IS
@@ -135,7 +136,7 @@ CREATE TABLE erasure.request_queue (
     closed_as         text CHECK (closed_as IN ('not_found'))
 );
 -- One open request per subject: asking again returns the open one.
-CREATE UNIQUE INDEX request_queue_open ON erasure.request_queue (subject, key)
+CREATE UNIQUE INDEX request_queue_open ON erasure.request_queue (subject, pg_catalog.md5(key))
     WHERE ledger_request_id IS NULL AND closed_as IS NULL;
 COMMENT ON TABLE erasure.request_queue IS
     'Erasure requests as received (erasure.request), processed by erasure.process_requests; read them through the view erasure.requests.';

@@ -49,7 +49,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.anonymize_customer(anyelement), erasure.anonymize_customer(text),
     erasure.delete_customer(anyelement), erasure.delete_customer(text),
     erasure.anonymize_many(text, anyarray, text), erasure.anonymize_customers(anyarray),
-    erasure.is_erased(text, anyelement), erasure.is_erased(text, text),
+    erasure.is_erased(text, anyelement), erasure.is_erased(text, text), erasure.canonical_key(text, text),
     erasure.ledger_since(bigint), erasure.ledger_export(bigint), erasure.release_expired(text),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),

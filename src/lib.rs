@@ -207,6 +207,11 @@ fn erasure_preview(id: Option<AnyElement>, subject: Option<&str>) -> JsonB {
 }
 
 #[pg_extern(sql = false)]
+fn canonical_key(subject: Option<&str>, id: Option<&str>) -> String {
+    execute::canonical_key(require(subject, "subject"), require(id, "id"))
+}
+
+#[pg_extern(sql = false)]
 fn is_erased(subject: Option<&str>, id: Option<AnyElement>) -> bool {
     let (subject, id) = (require(subject, "subject"), id_text(id));
     execute::is_erased(subject, &id)

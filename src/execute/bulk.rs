@@ -92,16 +92,26 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
     let texts: Vec<String> = keys.iter().map(|k| k.text.clone()).collect();
     let all = KeyArray::new(client, plan, &texts);
     let who = format!("a batch of {} {} subjects", all.len, plan.subject);
-    let found: HashSet<String> = locks::run(&who, &plan.subject_table, || {
+    // Each key found, as given and as its row stores it (`7.0` and `7` for a numeric key).
+    let stored: HashMap<String, String> = locks::run(&who, &plan.subject_table, || {
         spi(client.update(&batch.lock_subjects, None, &[all.argument()]))
-            .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
+            .map(|row| (spi(row.get::<String>(1)).unwrap_or_default(), spi(row.get::<String>(2)).unwrap_or_default()))
             .collect()
     });
+    // From here on, one key per subject: the stored text, or the given one when no row has it.
+    let mut seen = HashSet::new();
+    let keys: Vec<Key> = keys
+        .iter()
+        .map(|k| stored.get(&k.text).map_or_else(|| k.clone(), |text| k.stored_as(text.clone())))
+        .filter(|k| seen.insert(k.text.clone()))
+        .collect();
+    let found: HashSet<&String> = stored.values().collect();
+    let texts: Vec<String> = keys.iter().map(|k| k.text.clone()).collect();
     let erased: HashMap<String, ledger::Entry> = ledger::find_many(client, plan, &texts).into_iter().collect();
 
     let mut lines: HashMap<String, Line> = HashMap::new();
     let mut candidates = Vec::new();
-    for key in keys {
+    for key in &keys {
         let outcome = if let Some(entry) = erased.get(&key.text) {
             Outcome::AlreadyErased(report::already_erased(plan, &key.text, entry))
         } else if !found.contains(&key.text) {

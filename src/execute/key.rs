@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 use crate::error::*;
 use crate::plan::Plan;
 
+#[derive(Clone)]
 pub struct Key {
     datum: pg_sys::Datum,
     type_oid: pg_sys::Oid,
@@ -42,6 +43,12 @@ impl Key {
             );
             Key { datum, type_oid: plan.key_type, text: output(datum, plan.key_type) }
         }
+    }
+
+    /// The same key with the text its row stores (`7` for a `7.0` given for a numeric key), so
+    /// that the ledger, reports and repeats know one subject by one text.
+    pub fn stored_as(&self, text: String) -> Key {
+        Key { text, ..self.clone() }
     }
 
     /// The key as the `$1` argument of a plan's statements.

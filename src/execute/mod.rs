@@ -127,14 +127,19 @@ pub fn erase_one(
     check: Blockers,
 ) -> Outcome {
     let who = format!("{} \"{}\"", plan.subject, key.text);
-    let found =
-        locks::run(&who, &plan.subject_table, || spi(client.update(&plan.lock_subject, None, &[key.argument()])).len());
+    let stored: Option<String> = locks::run(&who, &plan.subject_table, || {
+        spi(client.update(&plan.lock_subject, None, &[key.argument()])).next().map(|row| spi(row.get(1)).unwrap_or_default())
+    });
+    let key = &match stored.as_ref() {
+        Some(text) => key.stored_as(text.clone()),
+        None => key.clone(),
+    };
     // Checked after the lock: a concurrent erasure of the same subject has committed its
     // ledger row by the time this one gets the lock.
     if let Some(entry) = ledger::find(client, plan, key) {
         return Outcome::AlreadyErased(report::already_erased(plan, &key.text, &entry));
     }
-    if found == 0 {
+    if stored.is_none() {
         return Outcome::NotFound;
     }
     // Every row the erasure may change is locked before the blockers run: a blocking state
@@ -181,6 +186,7 @@ pub fn preview(subject: &str, id: &str) -> pgrx::JsonB {
         require_tables(plan);
         let key = Key::parse(plan, id);
         Spi::connect(|client| {
+            let key = stored_key(client, plan, &key).unwrap_or(key);
             if let Some(entry) = ledger::find(client, plan, &key) {
                 let mut report = report::already_erased(plan, &key.text, &entry);
                 report["decision"] = "already_erased".into();
@@ -207,11 +213,26 @@ pub fn erasure_blockers(subject: &str, id: &str) -> Vec<blockers::Item> {
     cache::with_plan(subject, |plan| {
         let key = Key::parse(plan, id);
         Spi::connect(|client| {
-            if spi(client.select(&plan.find_subject, None, &[key.argument()])).is_empty() {
-                not_found(plan, &key);
-            }
+            let key = stored_key(client, plan, &key).unwrap_or_else(|| not_found(plan, &key));
             blockers::find(client, plan, &key)
         })
+    })
+}
+
+/// The key as the subject's row stores it (`7` for a numeric key given as `7.0`), None when no
+/// row has it; read without locking.
+fn stored_key(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Option<Key> {
+    let row = spi(client.select(&plan.find_subject, None, &[key.argument()])).next();
+    row.map(|row| key.stored_as(spi(row.get(1)).unwrap_or_default()))
+}
+
+/// The subject's key as its row stores it; P0002 when no row has it, 22P02 when the key type
+/// does not accept it. What `erasure.request()` records, so a request names its subject the way
+/// the ledger will.
+pub fn canonical_key(subject: &str, id: &str) -> String {
+    cache::with_plan(subject, |plan| {
+        let key = Key::parse(plan, id);
+        Spi::connect(|client| stored_key(client, plan, &key).unwrap_or_else(|| not_found(plan, &key)).text)
     })
 }
 
@@ -219,7 +240,10 @@ pub fn erasure_blockers(subject: &str, id: &str) -> Vec<blockers::Item> {
 pub fn is_erased(subject: &str, id: &str) -> bool {
     cache::with_plan(subject, |plan| {
         let key = Key::parse(plan, id);
-        Spi::connect(|client| ledger::find(client, plan, &key).is_some())
+        Spi::connect(|client| {
+            let key = stored_key(client, plan, &key).unwrap_or(key);
+            ledger::find(client, plan, &key).is_some()
+        })
     })
 }
 

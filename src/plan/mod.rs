@@ -41,7 +41,7 @@ pub struct TableLock {
 /// The batch form of a plan: `$1` is an array of keys, and every statement returns one row
 /// per table and subject: (table's position in `Plan::outcomes`, key, rows).
 pub struct BatchPlan {
-    /// Locks the subjects' rows and returns the keys found.
+    /// Locks the subjects' rows; returns (key as given, key as stored) per key found.
     pub lock_subjects: OwnedPreparedStatement,
     /// Every blocker for every key at once: (blocker's position in `Plan::blockers`, key,
     /// details); None when the subject has no blockers.
@@ -203,12 +203,12 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
 
     let root_name = nodes[0].relation.name.clone();
     let find_subject = prepare(
-        statements::select_rows(&root_name, &conditions[0]),
+        statements::stored_key(&root_name, &conditions[0], &subject.key_column, false),
         &[key_type],
         format!("the key column of \"{root_name}\" cannot be compared"),
     );
     let lock_subject = prepare(
-        statements::lock_rows(&root_name, &conditions[0], &[]),
+        statements::stored_key(&root_name, &conditions[0], &subject.key_column, true),
         &[key_type],
         format!("table \"{root_name}\" cannot be locked"),
     );
@@ -325,12 +325,7 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
             Shape { conditions: &batch_conditions, assignments: &batch_assignment_lists, keys: Keys::Batch, ..one };
         BatchPlan {
             lock_subjects: prepare(
-                statements::lock_keys(
-                    &root_name,
-                    &batch_conditions[0],
-                    &subject_key(&nodes, 0, &subject.key_column),
-                    &subject.key_column,
-                ),
+                statements::lock_keys(&root_name, &subject.key_column),
                 &[keys_type],
                 "its batch locking statement is invalid".into(),
             ),

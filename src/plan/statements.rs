@@ -83,9 +83,11 @@ pub fn masked_value(
     })
 }
 
-/// Finds the subject's rows of `table` without locking them.
-pub fn select_rows(table: &str, condition: &str) -> String {
-    format!("SELECT FROM {table} WHERE {condition}")
+/// The subject's key as its row stores it (`7`, not the `7.0` a caller passed for a numeric
+/// key), locking the row when `lock`: the text the ledger records, whatever form was asked for.
+pub fn stored_key(table: &str, condition: &str, key_column: &str, lock: bool) -> String {
+    let locking = if lock { " FOR UPDATE" } else { "" };
+    format!("SELECT CAST({} AS pg_catalog.text) FROM {table} WHERE {condition}{locking}", qualified(table, key_column))
 }
 
 /// Locks the subject's rows of `table`, in key order so that concurrent erasures queue up
@@ -245,17 +247,28 @@ pub fn count_references(table: &str, referrer: &str, on: &str, condition: &str, 
     }
 }
 
-/// Locks the rows of a batch of subjects, in key order, and returns the keys found.
-pub fn lock_keys(table: &str, condition: &str, key: &str, key_column: &str) -> String {
-    format!("SELECT {key} FROM {table} WHERE {condition} ORDER BY {} FOR UPDATE", qualified(table, key_column))
+/// Locks the rows of a batch of subjects (`$1`, an array of keys), in key order, and returns
+/// for each key found the key as given and as its row stores it: keys are matched by the key
+/// type's equality, so `7.0` finds the row holding `7`.
+pub fn lock_keys(table: &str, key_column: &str) -> String {
+    const ROW: &str = "\"pg_erasure subject\"";
+    let stored = qualified(ROW, key_column);
+    format!(
+        "SELECT CAST({BATCH_KEY} AS pg_catalog.text), CAST({stored} AS pg_catalog.text)
+           FROM {BATCH_KEYS} JOIN {table} AS {ROW} ON {}
+          ORDER BY {stored} FOR UPDATE OF {ROW}",
+        equals(&stored, BATCH_KEY)
+    )
 }
 
 /// The erasures recorded for some keys of a subject: `$1` the subject, `$2` the keys (text[]).
-/// The condition on `status` is the predicate of the unique index `ledger_subject_key`: without
-/// it the lookup would read the whole ledger, growing with every erasure.
+/// The digest and the condition on `status` are the unique index `ledger_subject_key`'s: without
+/// them the lookup would read the whole ledger, growing with every erasure.
 pub const LEDGER_FIND: &str = "SELECT key, request_id, status, pg_catalog.to_json(executed_at)::pg_catalog.text
    FROM erasure.ledger
-  WHERE subject OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) ANY ($2)
+  WHERE subject OPERATOR(pg_catalog.=) $1
+    AND pg_catalog.md5(key) OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pg_catalog.md5(k) FROM pg_catalog.unnest($2) AS k))
+    AND key OPERATOR(pg_catalog.=) ANY ($2)
     AND status OPERATOR(pg_catalog.<>) 'released'";
 
 /// Records erasures and queues their notifications on channel `erasure`, in one statement:

@@ -73,3 +73,19 @@ INSERT INTO keys.text_orders VALUES (3, 'a{uuid}b', 'Fay');
 SELECT erasure.set_policy('keys.text_orders', 'note', 'placeholder', '{"template": "of {key}, ref {uuid}"}');
 SELECT erasure.anonymize('text_person', 'a{uuid}b') ->> 'status' AS marker_in_key;
 SELECT note ~ '^of a\{uuid\}b, ref [0-9a-f-]{36}$' AS key_verbatim FROM keys.text_orders WHERE id = 3;
+-- Keys by value: a numeric key given as 7.0 is the subject whose row holds 7; the ledger, the
+-- report and every repeat know it by the text its row stores, and a batch finds every row.
+CREATE TABLE keys.num_people (code numeric PRIMARY KEY, name text NOT NULL);
+CREATE TABLE keys.num_notes (id integer PRIMARY KEY, code numeric NOT NULL REFERENCES keys.num_people, body text);
+INSERT INTO keys.num_people VALUES (7, 'Sete'), (8.00, 'Oito'), (9, 'Nove');
+INSERT INTO keys.num_notes VALUES (1, 7, 'a'), (2, 8, 'b'), (3, 9, 'c');
+SELECT erasure.register_subject('num_person', 'keys.num_people');
+SELECT erasure.register_table('num_person', 'keys.num_notes');
+SELECT erasure.set_policy('keys.num_people', 'name', 'constant', '{"value": "Xxxx"}'),
+       erasure.set_policy('keys.num_notes', 'body', 'null'), erasure.set_policy('keys.num_notes', 'id', 'keep');
+SELECT erasure.anonymize('num_person', 7.0) ->> 'key' AS erased_as;
+SELECT erasure.anonymize('num_person', '7.000') ->> 'status' AS repeat, erasure.is_erased('num_person', 7) AS is_erased;
+SELECT erasure.canonical_key('num_person', '8') AS stored_as;
+SELECT key, status FROM erasure.anonymize_many('num_person', ARRAY[8, 8.0, 9.000, 10]) ORDER BY key;
+SELECT key, count(*) AS ledger_rows FROM erasure.ledger WHERE subject = 'num_person' GROUP BY key ORDER BY key;
+SELECT code, name FROM keys.num_people ORDER BY code;

@@ -87,12 +87,13 @@ SELECT count(*) AS ledger_rows, count(DISTINCT key) AS distinct_keys FROM erasur
 
 -- One statement per table for the whole batch: each locking statement and the statement
 -- that applies the erasure ran once.
-SELECT substring(query FROM '^(SELECT.*?FROM bulk\.\w+|WITH t0 AS \(UPDATE bulk\.\w+)') AS statement, calls
+SELECT regexp_replace(substring(query FROM '^(SELECT.*?(FROM|JOIN) bulk\.\w+|WITH t0 AS \(UPDATE bulk\.\w+)'), '\s+', ' ', 'g') AS statement, calls
   FROM pg_stat_statements
- WHERE query ~ '^SELECT.*FROM bulk\.\w+ WHERE .* FOR UPDATE$' OR query LIKE 'WITH t0 AS (UPDATE bulk.members%'
+ WHERE query ~ '^SELECT.*(FROM|JOIN) bulk\.\w+ .* FOR UPDATE( OF .*)?$' OR query LIKE 'WITH t0 AS (UPDATE bulk.members%'
  ORDER BY 1;
 -- The blocker queries ran once for the whole batch, joined to its keys.
-SELECT calls AS blocker_statements FROM pg_stat_statements WHERE query LIKE '%"pg_erasure keys"%';
+SELECT calls AS blocker_statements FROM pg_stat_statements
+ WHERE query LIKE '%"pg_erasure keys"%' AND query NOT LIKE '%FOR UPDATE%';
 
 -- Run for a batch, a blocker keeps its own aliases and a '$1' inside a literal; each member's
 -- items come in blocker-name order.

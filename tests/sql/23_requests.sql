@@ -48,3 +48,25 @@ SELECT key, status FROM erasure.requests ORDER BY id;
 UPDATE req.charges SET paid = true WHERE person_id = 3;
 SELECT request_id, status FROM erasure.process_requests() ORDER BY request_id;
 SELECT key, status FROM erasure.requests ORDER BY id;
+
+-- One bad request never stops the run. In a queue holding a request whose subject row the
+-- application deleted, one whose blocker fails at run time, and a key planted by hand that the
+-- key type does not accept, every good request is erased and every failure is recorded.
+INSERT INTO req.people VALUES (5, 'Edu'), (6, 'Fabi'), (7, 'Gil');
+SELECT erasure.register_blocker('person', 'fragile',
+  $$SELECT 1 / (id - 6) AS x FROM req.people WHERE id = $1 AND id = 6$$);
+SELECT erasure.request('person', 5) AS edu, erasure.request('person', 6) AS fabi,
+       erasure.request('person', 7) AS gil;
+DELETE FROM req.people WHERE id = 7;
+INSERT INTO erasure.request_queue (subject, key, received_at, due_at)
+VALUES ('person', 'not a number', now(), now() + interval '30 days');
+INSERT INTO req.people VALUES (8, 'Hana');
+SELECT erasure.request('person', 8) AS hana;
+SELECT q.key, r.status, r.detail ->> 'sqlstate' AS sqlstate
+  FROM erasure.process_requests() r JOIN erasure.request_queue q ON q.id = r.request_id ORDER BY q.id;
+SELECT key, status, attempts, last_sqlstate, last_error FROM erasure.requests WHERE key IN ('5', '6', '7', '8', 'not a number') ORDER BY id;
+SELECT id, name FROM req.people WHERE id IN (5, 6, 8) ORDER BY id;
+-- The next run tries the failing ones again (attempts counts), and leaves the closed one be; a
+-- new request for a closed subject is a new request.
+SELECT q.key, r.status FROM erasure.process_requests() r JOIN erasure.request_queue q ON q.id = r.request_id ORDER BY q.id;
+SELECT key, status, attempts FROM erasure.requests WHERE key IN ('6', '7', 'not a number') ORDER BY id;
