@@ -6,10 +6,11 @@
 --   bench.bench_baseline_erase_set(ids)    a set of customers, set-based statements: the floor
 --                                          for erasure.anonymize_many('customer', ids).
 --
--- Both do the work the engine does: lock the customer, refuse a customer already erased or
--- blocked (an order awaiting payment, an active subscription), lock every row they will change
--- in a fixed order (parents first, key order within a table) so that concurrent erasures queue
--- instead of deadlocking, mask and delete with the same values, count the retained rows, write a
+-- Both do the work the engine does: lock the customer, refuse a customer already erased, lock
+-- every row they will change in a fixed order (parents first, key order within a table) so that
+-- concurrent erasures queue instead of deadlocking, then refuse a customer that is blocked (an
+-- order awaiting payment, an active subscription) — after the locks, so a blocking state
+-- written meanwhile to a locked row is seen —, mask and delete with the same values, count the retained rows, write a
 -- ledger row per customer with the per-table counts, and notify listeners on commit.
 -- Changing bench/policies.sql means changing this file too: the driver compares the data both
 -- leave behind and fails when they differ.
@@ -55,6 +56,20 @@ BEGIN
                                   'executed_at', done."executed_at");
     END IF;
 
+    -- Every row to change, locked before any is changed and before the blockers look, so a
+    -- blocking state written meanwhile to a locked row is seen: orders, then the customer's
+    -- other tables, then the orders' items and payments.
+    SELECT array_agg(o."id") INTO order_ids
+      FROM (SELECT o."id" FROM "bench"."orders" o WHERE o."customer_id" = customer ORDER BY o."id" FOR UPDATE) o;
+    PERFORM FROM "bench"."addresses" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."appointments" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."support_tickets" t WHERE t."customer_id" = customer ORDER BY t."id" FOR UPDATE;
+    PERFORM FROM "bench"."email_log" e WHERE e."customer_id" = customer ORDER BY e."id" FOR UPDATE;
+    PERFORM FROM "bench"."activity_log" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."webhook_log" w WHERE w."customer_id" = customer ORDER BY w."id" FOR UPDATE;
+    PERFORM FROM "bench"."order_items" i WHERE i."order_id" = ANY (order_ids) ORDER BY i."id" FOR UPDATE;
+    PERFORM FROM "bench"."payments" p WHERE p."order_id" = ANY (order_ids) ORDER BY p."id" FOR UPDATE;
+
     SELECT jsonb_agg(b) INTO blockers
       FROM (SELECT 'order_awaiting_payment' AS "blocker", jsonb_build_object('id', o."id", 'total', o."total") AS "details"
               FROM "bench"."orders" o
@@ -67,19 +82,6 @@ BEGIN
         RAISE EXCEPTION 'customer "%" cannot be erased yet: % blocking items', customer, jsonb_array_length(blockers)
               USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = blockers::text;
     END IF;
-
-    -- Every row to change, locked before any is changed: orders, then the customer's other
-    -- tables, then the orders' items and payments.
-    SELECT array_agg(o."id") INTO order_ids
-      FROM (SELECT o."id" FROM "bench"."orders" o WHERE o."customer_id" = customer ORDER BY o."id" FOR UPDATE) o;
-    PERFORM FROM "bench"."addresses" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
-    PERFORM FROM "bench"."appointments" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
-    PERFORM FROM "bench"."support_tickets" t WHERE t."customer_id" = customer ORDER BY t."id" FOR UPDATE;
-    PERFORM FROM "bench"."email_log" e WHERE e."customer_id" = customer ORDER BY e."id" FOR UPDATE;
-    PERFORM FROM "bench"."activity_log" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
-    PERFORM FROM "bench"."webhook_log" w WHERE w."customer_id" = customer ORDER BY w."id" FOR UPDATE;
-    PERFORM FROM "bench"."order_items" i WHERE i."order_id" = ANY (order_ids) ORDER BY i."id" FOR UPDATE;
-    PERFORM FROM "bench"."payments" p WHERE p."order_id" = ANY (order_ids) ORDER BY p."id" FOR UPDATE;
 
     UPDATE "bench"."customers" c
        SET "full_name" = 'Xxxx', "email" = 'erased-' || customer || '@invalid.example', "phone" = NULL,
@@ -156,32 +158,37 @@ LANGUAGE plpgsql
 SET lock_timeout = '5s'
 AS $$
 DECLARE
-    found_ids bigint[];
-    erasable  bigint[];
+    found_ids  bigint[];
+    candidates bigint[];
+    erasable   bigint[];
     notified  bigint;
 BEGIN
     -- The customers first, in key order, as the single erasure does.
     SELECT array_agg(c."id") INTO found_ids
       FROM (SELECT c."id" FROM "bench"."customers" c WHERE c."id" = ANY (ids) ORDER BY c."id" FOR UPDATE) c;
 
-    -- Ledger and blockers for the whole set at once.
-    SELECT array_agg(c.k) INTO erasable
+    -- The ledger for the whole set at once; then every row the set may change, locked; then
+    -- the blockers, which see what committed while the locks were taken.
+    SELECT array_agg(c.k) INTO candidates
       FROM unnest(found_ids) AS c(k)
-     WHERE NOT EXISTS (SELECT FROM "bench"."erasure_ledger" l WHERE l."customer_id" = c.k)
-       AND NOT EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = c.k AND o."status" = 'awaiting_payment')
-       AND NOT EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = c.k AND s."status" = 'active');
+     WHERE NOT EXISTS (SELECT FROM "bench"."erasure_ledger" l WHERE l."customer_id" = c.k);
 
-    PERFORM FROM "bench"."orders" o WHERE o."customer_id" = ANY (erasable) ORDER BY o."id" FOR UPDATE;
-    PERFORM FROM "bench"."addresses" a WHERE a."customer_id" = ANY (erasable) ORDER BY a."id" FOR UPDATE;
-    PERFORM FROM "bench"."appointments" a WHERE a."customer_id" = ANY (erasable) ORDER BY a."id" FOR UPDATE;
-    PERFORM FROM "bench"."support_tickets" t WHERE t."customer_id" = ANY (erasable) ORDER BY t."id" FOR UPDATE;
-    PERFORM FROM "bench"."email_log" e WHERE e."customer_id" = ANY (erasable) ORDER BY e."id" FOR UPDATE;
-    PERFORM FROM "bench"."activity_log" a WHERE a."customer_id" = ANY (erasable) ORDER BY a."id" FOR UPDATE;
-    PERFORM FROM "bench"."webhook_log" w WHERE w."customer_id" = ANY (erasable) ORDER BY w."id" FOR UPDATE;
+    PERFORM FROM "bench"."orders" o WHERE o."customer_id" = ANY (candidates) ORDER BY o."id" FOR UPDATE;
+    PERFORM FROM "bench"."addresses" a WHERE a."customer_id" = ANY (candidates) ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."appointments" a WHERE a."customer_id" = ANY (candidates) ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."support_tickets" t WHERE t."customer_id" = ANY (candidates) ORDER BY t."id" FOR UPDATE;
+    PERFORM FROM "bench"."email_log" e WHERE e."customer_id" = ANY (candidates) ORDER BY e."id" FOR UPDATE;
+    PERFORM FROM "bench"."activity_log" a WHERE a."customer_id" = ANY (candidates) ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."webhook_log" w WHERE w."customer_id" = ANY (candidates) ORDER BY w."id" FOR UPDATE;
     PERFORM FROM "bench"."order_items" i JOIN "bench"."orders" o ON o."id" = i."order_id"
-      WHERE o."customer_id" = ANY (erasable) ORDER BY i."id" FOR UPDATE OF i;
+      WHERE o."customer_id" = ANY (candidates) ORDER BY i."id" FOR UPDATE OF i;
     PERFORM FROM "bench"."payments" p JOIN "bench"."orders" o ON o."id" = p."order_id"
-      WHERE o."customer_id" = ANY (erasable) ORDER BY p."id" FOR UPDATE OF p;
+      WHERE o."customer_id" = ANY (candidates) ORDER BY p."id" FOR UPDATE OF p;
+
+    SELECT array_agg(c.k) INTO erasable
+      FROM unnest(candidates) AS c(k)
+     WHERE NOT EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = c.k AND o."status" = 'awaiting_payment')
+       AND NOT EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = c.k AND s."status" = 'active');
 
     -- One statement: every change returns its customer, so each ledger row gets that
     -- customer's counts.
