@@ -84,9 +84,8 @@ mod tests {
     #[pg_test]
     fn hmac_is_keyed_sha256() {
         // The published HMAC-SHA-256 test vector for key "key" and this message.
-        let mac = Spi::get_one::<String>(
-            "SELECT erasure.hmac_sha256('The quick brown fox jumps over the lazy dog', 'key')",
-        );
+        let mac =
+            Spi::get_one::<String>("SELECT erasure.hmac_sha256('The quick brown fox jumps over the lazy dog', 'key')");
         assert_eq!(mac, Ok(Some("f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8".to_string())));
     }
 

@@ -53,7 +53,8 @@ fn run_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
             context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
         pg_sys::SetUserIdAndSecContext(role, restricted);
         let nest_level = pg_sys::NewGUCNestLevel();
-        for (name, value) in [("search_path", "pg_catalog, pg_temp"), ("row_security", "off"), ("lock_timeout", &lock_timeout)]
+        for (name, value) in
+            [("search_path", "pg_catalog, pg_temp"), ("row_security", "off"), ("lock_timeout", &lock_timeout)]
         {
             set_local(name, value);
         }
@@ -242,9 +243,12 @@ pub fn check_catalog_sql(
             if !planned.get() {
                 return invalid(e);
             }
-            ErasureError::new(code_of(e), format!("{what} is not allowed for the subject's owner \"{}\"", role_name(owner)))
-                .detail(e.message().to_string())
-                .hint("Catalog SQL runs with the rights of the owner of the subject's table.")
+            ErasureError::new(
+                code_of(e),
+                format!("{what} is not allowed for the subject's owner \"{}\"", role_name(owner)),
+            )
+            .detail(e.message().to_string())
+            .hint("Catalog SQL runs with the rights of the owner of the subject's table.")
         },
     );
 }

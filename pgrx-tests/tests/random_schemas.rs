@@ -1346,11 +1346,7 @@ impl Case {
 
     fn session_sql(&self) -> String {
         // The hmac key is the database's (superuser-only); the time zone the session's.
-        format!(
-            "SELECT erasure.set_hmac_key({});\nSET TimeZone = {};\n",
-            lit(&self.hmac_key),
-            lit(self.timezone)
-        )
+        format!("SELECT erasure.set_hmac_key({});\nSET TimeZone = {};\n", lit(&self.hmac_key), lit(self.timezone))
     }
 
     fn ddl(&self) -> String {

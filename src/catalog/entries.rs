@@ -10,7 +10,11 @@ use crate::security;
 /// Runs a fixed query on the catalog tables as the extension's owner: they are the
 /// extension's, and whoever reads them here (a subject owner while its plan is built) needs no
 /// right on them.
-fn read<'conn>(client: &SpiClient<'conn>, sql: &str, arguments: &[DatumWithOid<'_>]) -> SpiResult<SpiTupleTable<'conn>> {
+fn read<'conn>(
+    client: &SpiClient<'conn>,
+    sql: &str,
+    arguments: &[DatumWithOid<'_>],
+) -> SpiResult<SpiTupleTable<'conn>> {
     security::as_extension_owner(security::extension_owner(client), || client.select(sql, None, arguments))
 }
 

@@ -48,6 +48,19 @@ pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<Stri
                 .raise(),
             },
         };
+        if !schema::identifies_rows(client, tbl, &key_column) {
+            ErasureError::new(
+                ERRCODE_INVALID_COLUMN_REFERENCE,
+                format!("key column \"{key_column}\" of relation \"{}\" does not identify one row", relation.name),
+            )
+            .detail("Without a unique index over exactly that column, one key could name several people, and an erasure would erase them all.")
+            .hint(format!(
+                "Create one (CREATE UNIQUE INDEX ON {} ({})), or name a column that is unique.",
+                relation.name,
+                pgrx::spi::quote_identifier(&key_column)
+            ))
+            .raise();
+        }
         for col in &summary_columns {
             schema::column(&relation, &columns, col);
         }
@@ -349,7 +362,8 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
                 .raise();
             }
         }
-        if strategy.writes_one_value() && schema::is_unique(client, tbl, col) {
+        let unique = strategy.writes_one_value().then(|| schema::unique_index_using(client, tbl, col)).flatten();
+        if let Some(index) = unique {
             ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
                 format!(
@@ -357,11 +371,11 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
                     relation.name
                 ),
             )
-            .detail("The second erasure would fail with a unique violation.")
+            .detail(format!("Index {index} would refuse the second erasure with a unique violation."))
             .hint("Use a placeholder with {key} or {uuid}, e.g. '{\"template\": \"erased-{key}@invalid.example\"}', or null.")
             .raise();
         }
-        check_values(client, &relation, column, &strategy, &subjects);
+        check_values(client, &relation, column, &strategy, strategy_name, &subjects);
         security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
                 "INSERT INTO erasure.column_policies (tbl, col, strategy, params) VALUES ($1, $2, $3, $4)
@@ -375,33 +389,84 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
     catalog_changed(&subjects);
 }
 
-/// Checks the values a strategy writes: a constant must cast to the column's type (tried as the
-/// table's owner: a domain's CHECK is code tied to the table), an expression must be one
-/// expression that PostgreSQL accepts for the column and that the owner of every subject
-/// using the table may run.
+/// Checks the values a strategy writes, where they can be known before any erasure: they must
+/// be accepted by the column's type and its domain's NOT NULL and CHECK constraints, and a text
+/// value must fit a `varchar(n)` (an erasure refuses to cut it), tried as the table's owner (a
+/// domain's CHECK is code tied to the table); `jsonb_remove` must apply to the values the
+/// column holds (a path of keys fails on an array); an expression must be one expression that
+/// PostgreSQL accepts for the column and that the owner of every subject using the table may
+/// run.
 fn check_values(
     client: &SpiClient<'_>,
     relation: &Relation,
     column: &schema::Column,
     strategy: &Strategy,
+    strategy_name: &str,
     subjects: &[String],
 ) {
     let column_name = format!("column \"{}\" of relation \"{}\"", column.name, relation.name);
+    let owner = security::relation_owner(client, relation.oid);
+    // What the strategy writes (None: NULL); a placeholder's shape with a sample key.
+    let written: Option<Option<String>> = match strategy {
+        Strategy::Null => Some(None),
+        Strategy::Blank => Some(Some(String::new())),
+        Strategy::Constant(value) => Some(Strategy::constant_text(value)),
+        Strategy::Placeholder(template) => {
+            Some(Some(template.replace("{uuid}", "00000000-0000-0000-0000-000000000000").replace("{key}", "0")))
+        }
+        _ => None,
+    };
+    if let Some(value) = written {
+        let sql = format!("SELECT CAST(CAST($1 AS {}) AS pg_catalog.text)", column.type_sql);
+        let what = match strategy {
+            Strategy::Constant(value) => format!("constant {value}"),
+            _ => format!("the value of masking strategy \"{strategy_name}\""),
+        };
+        let stored: Option<String> = rewrap(
+            || {
+                security::as_owner(owner, || {
+                    spi(client.select(sql.as_str(), None, &[value.clone().into()]).and_then(|r| r.first().get_one()))
+                })
+            },
+            |e| {
+                ErasureError::new(
+                    code_of(e),
+                    format!("{what} cannot be cast to type {} of {column_name}", column.type_sql),
+                )
+                .detail(e.message().to_string())
+            },
+        );
+        let length = |text: &Option<String>| text.as_ref().map_or(0, |t| t.chars().count());
+        if column.is_text() && length(&stored) < length(&value) {
+            ErasureError::new(
+                ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+                format!("{what} is too long for type {} of {column_name}", column.type_sql),
+            )
+            .detail("An erasure would fail on it rather than cut it short.")
+            .raise();
+        }
+    }
     match strategy {
-        Strategy::Constant(value) => {
-            let Some(text) = Strategy::constant_text(value) else { return };
-            let sql = format!("SELECT CAST($1 AS {})", column.type_sql);
-            let owner = security::relation_owner(client, relation.oid);
-            rewrap(
-                || security::as_owner(owner, || spi(client.select(sql.as_str(), None, &[text.as_str().into()]))),
-                |e| {
-                    ErasureError::new(
-                        code_of(e),
-                        format!("constant {value} cannot be cast to type {} of {column_name}", column.type_sql),
-                    )
-                    .detail(e.message().to_string())
-                },
+        Strategy::JsonbRemove(paths) => {
+            let sql = format!(
+                "SELECT pg_catalog.count(s.masked) FROM (SELECT {col} OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($1, '.')
+                          AS masked FROM {table} WHERE {col} IS NOT NULL LIMIT 1000) AS s",
+                col = pgrx::spi::quote_identifier(&column.name),
+                table = relation.name
             );
+            for path in paths {
+                rewrap(
+                    || security::as_owner(owner, || spi(client.select(sql.as_str(), None, &[path.as_str().into()]))),
+                    |e| {
+                        ErasureError::new(
+                            code_of(e),
+                            format!("jsonb_remove path \"{path}\" does not apply to the values of {column_name}"),
+                        )
+                        .detail(format!("{} (the column holds documents that are not objects with keys)", e.message()))
+                        .hint("Use a path for arrays (0.name), or expression with a jsonb function.")
+                    },
+                );
+            }
         }
         Strategy::Expression(sql) => {
             if !sql_check::is_single_expression(sql) {

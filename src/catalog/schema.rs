@@ -53,7 +53,8 @@ pub struct ForeignKey {
 /// The table with this OID; raises if it is gone or is not a table.
 pub fn relation(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Relation {
     let row = spi(client.select(
-        "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind::pg_catalog.text
+        "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind::pg_catalog.text,
+                c.relpersistence::pg_catalog.text
            FROM pg_catalog.pg_class c WHERE c.oid = $1",
         None,
         &[oid.into()],
@@ -69,6 +70,14 @@ pub fn relation(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Relation {
     if kind != "r" && kind != "p" {
         ErasureError::new(ERRCODE_WRONG_OBJECT_TYPE, format!("\"{name}\" is not a table"))
             .detail("Only ordinary and partitioned tables can hold a subject's rows.")
+            .raise();
+    }
+    if spi::<Option<String>>(row.get(3)).as_deref() == Some("t") {
+        ErasureError::new(ERRCODE_WRONG_OBJECT_TYPE, format!("\"{name}\" is a temporary table"))
+            .detail(
+                "It exists in one session only: other sessions' erasures cannot reach it, and its registration would \
+                 outlive it.",
+            )
             .raise();
     }
     Relation { oid, name }
@@ -188,16 +197,40 @@ pub fn column_list(columns: &[String]) -> String {
     format!("({})", columns.join(", "))
 }
 
-/// Whether a single-column unique index (or constraint) covers the column.
-pub fn is_unique(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> bool {
+/// Whether the column alone identifies a row: the primary key, or a valid unique index over
+/// exactly that column that is not partial (a partial one lets two rows share a value).
+pub fn identifies_rows(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> bool {
     spi(client
         .select(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_index i
                               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                             WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1 AND a.attname = $2)",
+                             WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1
+                               AND i.indnatts = 1 AND i.indpred IS NULL AND a.attname = $2)",
             None,
             &[tbl.into(), col.into()],
         )
         .and_then(|rows| rows.first().get_one::<bool>()))
     .unwrap_or(false)
+}
+
+/// A unique index or exclusion constraint whose key includes the column, or whose expression
+/// or predicate uses it (`UNIQUE (tenant_id, login)`, `UNIQUE (lower(login))`, an `EXCLUDE`):
+/// its name, if any. Writing one value into the column for every erased subject collides there.
+pub fn unique_index_using(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> Option<String> {
+    spi(client
+        .select(
+            "SELECT i.indexrelid::pg_catalog.regclass::pg_catalog.text
+               FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attname = $2
+              WHERE i.indrelid = $1 AND (i.indisunique OR i.indisexclusion)
+                AND (a.attnum = ANY (i.indkey::pg_catalog.int2[])
+                     OR EXISTS (SELECT FROM pg_catalog.pg_depend d
+                                 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = i.indexrelid
+                                   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                   AND d.refobjid = i.indrelid AND d.refobjsubid = a.attnum))
+              ORDER BY 1 LIMIT 1",
+            None,
+            &[tbl.into(), col.into()],
+        )
+        .and_then(|rows| if rows.is_empty() { Ok(None) } else { rows.first().get_one::<String>() }))
 }

@@ -112,7 +112,7 @@ impl Strategy {
     pub fn misfit(&self, column: &Column) -> Option<String> {
         let fits = match self {
             Strategy::Null => !column.not_null,
-            Strategy::Blank | Strategy::Hmac => column.is_text(),
+            Strategy::Blank | Strategy::Hmac | Strategy::Placeholder(_) => column.is_text(),
             Strategy::YearOnly | Strategy::Now => column.is_date_or_timestamp(),
             Strategy::JsonbRemove(_) => column.is_jsonb(),
             Strategy::Constant(Value::Null) => !column.not_null,
@@ -123,7 +123,9 @@ impl Strategy {
         }
         Some(match self {
             Strategy::Null | Strategy::Constant(_) => "The column is NOT NULL".to_string(),
-            Strategy::Blank | Strategy::Hmac => format!("It needs a text column, not {}", column.type_sql),
+            Strategy::Blank | Strategy::Hmac | Strategy::Placeholder(_) => {
+                format!("It needs a text column, not {}", column.type_sql)
+            }
             Strategy::YearOnly | Strategy::Now => {
                 format!("It needs a date or timestamp column, not {}", column.type_sql)
             }

@@ -84,10 +84,8 @@ pub fn refuse(plan: &Plan, key: &Key, items: &[Item]) -> ! {
             None => counts.push((&item.blocker, 1)),
         }
     }
-    let detail: Vec<String> = counts
-        .iter()
-        .map(|(name, n)| format!("{name}: {n} {}", if *n == 1 { "item" } else { "items" }))
-        .collect();
+    let detail: Vec<String> =
+        counts.iter().map(|(name, n)| format!("{name}: {n} {}", if *n == 1 { "item" } else { "items" })).collect();
     let noun = if items.len() == 1 { "blocking item" } else { "blocking items" };
     ErasureError::new(
         ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

@@ -56,19 +56,21 @@ pub fn record(
     let keys: Vec<String> = erasures.iter().map(|e| e.0.clone()).collect();
     let statuses: Vec<String> = erasures.iter().map(|e| e.1.to_string()).collect();
     let tables: Vec<String> = erasures.iter().map(|e| e.2.to_string()).collect();
-    as_ledger_owner(plan, || spi(client.update(
-        &plan.ledger.record,
-        None,
-        &[
-            plan.subject.as_str().into(),
-            mode.into(),
-            reference.into(),
-            keys.into(),
-            statuses.into(),
-            tables.into(),
-            crate::security::caller().into(),
-        ],
-    )))
+    as_ledger_owner(plan, || {
+        spi(client.update(
+            &plan.ledger.record,
+            None,
+            &[
+                plan.subject.as_str().into(),
+                mode.into(),
+                reference.into(),
+                keys.into(),
+                statuses.into(),
+                tables.into(),
+                crate::security::caller().into(),
+            ],
+        ))
+    })
     .map(|row| spi(row.get::<i64>(1)).unwrap_or_default())
     .collect()
 }

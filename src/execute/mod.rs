@@ -128,7 +128,9 @@ pub fn erase_one(
 ) -> Outcome {
     let who = format!("{} \"{}\"", plan.subject, key.text);
     let stored: Option<String> = locks::run(&who, &plan.subject_table, || {
-        spi(client.update(&plan.lock_subject, None, &[key.argument()])).next().map(|row| spi(row.get(1)).unwrap_or_default())
+        spi(client.update(&plan.lock_subject, None, &[key.argument()]))
+            .next()
+            .map(|row| spi(row.get(1)).unwrap_or_default())
     });
     let key = &match stored.as_ref() {
         Some(text) => key.stored_as(text.clone()),
@@ -257,12 +259,14 @@ pub fn require_complete(plan: &Plan) {
     // table's owner.
     let errors = plan.check_errors.get_or_init(|| {
         Spi::connect(|client| {
-            ledger::as_ledger_owner(plan, || spi(client.select(
-                "SELECT c.tbl::pg_catalog.text || COALESCE('.' || c.col, '') || ': ' || c.problem
+            ledger::as_ledger_owner(plan, || {
+                spi(client.select(
+                    "SELECT c.tbl::pg_catalog.text || COALESCE('.' || c.col, '') || ': ' || c.problem
                    FROM erasure.check($1) c WHERE c.severity = 'error' ORDER BY 1",
-                None,
-                &[plan.subject.as_str().into()],
-            )))
+                    None,
+                    &[plan.subject.as_str().into()],
+                ))
+            })
             .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
             .collect()
         })

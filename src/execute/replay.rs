@@ -69,15 +69,17 @@ fn again(entry: &Entry, mode: Mode) -> String {
         if !security::acts_as(security::caller_oid(), plan.owner) {
             ErasureError::new(
                 ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("only the owner of erasure subject \"{}\" or a superuser may replay its erasures", plan.subject),
+                format!(
+                    "only the owner of erasure subject \"{}\" or a superuser may replay its erasures",
+                    plan.subject
+                ),
             )
             .detail("A replay skips the blockers, so it is not an operator's call.")
             .raise();
         }
         require_complete(plan);
         let key = Key::parse(plan, &entry.key);
-        let outcome =
-            Spi::connect_mut(|client| erase_one(client, plan, &key, mode, Some(&reference), Blockers::Skip));
+        let outcome = Spi::connect_mut(|client| erase_one(client, plan, &key, mode, Some(&reference), Blockers::Skip));
         match outcome {
             Outcome::Erased(report) => report["status"].as_str().unwrap_or_default().to_string(),
             Outcome::AlreadyErased(_) => "present".to_string(),

@@ -821,7 +821,8 @@ fn assignments(
             .raise();
         }
         let target = statements::qualified(&relation.name, &column.name);
-        if let Some(value) = statements::masked_value(&target, &column.type_sql, &strategy, subject_key, parameters) {
+        let cast = (!column.is_text()).then_some(column.type_sql.as_str());
+        if let Some(value) = statements::masked_value(&target, cast, &strategy, subject_key, parameters) {
             assignments.push(format!("{} = {value}", pgrx::spi::quote_identifier(&column.name)));
         }
     }

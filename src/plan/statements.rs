@@ -39,16 +39,22 @@ impl Parameters {
     }
 }
 
-/// The new value of `column` (of SQL type `type_sql`) under `strategy`; None for `keep`.
-/// `subject_key` is the SQL giving the row's subject key as text, for `{key}` in templates.
+/// The new value of `column` under `strategy`; None for `keep`. `cast` is the column's SQL type
+/// to cast the value to explicitly, or None for a text column: there the value is assigned as
+/// text, so that PostgreSQL's assignment rules apply — a value too long for `varchar(n)` is an
+/// error, not silently cut, and a domain's CHECK runs. `subject_key` is the SQL giving the row's
+/// subject key as text, for `{key}` in templates.
 pub fn masked_value(
     column: &str,
-    type_sql: &str,
+    cast: Option<&str>,
     strategy: &Strategy,
     subject_key: &str,
     parameters: &mut Parameters,
 ) -> Option<String> {
-    let cast = |value: String| format!("CAST({value} AS {type_sql})");
+    let cast = |value: String| match cast {
+        Some(type_sql) => format!("CAST({value} AS {type_sql})"),
+        None => value,
+    };
     Some(match strategy {
         Strategy::Keep => return None,
         Strategy::Null => "NULL".to_string(),
@@ -301,7 +307,7 @@ mod tests {
     #[pg_test]
     fn values_travel_as_parameters_never_as_sql() {
         let mut p = Parameters::default();
-        let v = masked_value("c", "text", &Strategy::Constant(json!("x'); DROP TABLE t; --")), KEY, &mut p);
+        let v = masked_value("c", Some("text"), &Strategy::Constant(json!("x'); DROP TABLE t; --")), KEY, &mut p);
         assert_eq!(v.as_deref(), Some("CAST($2 AS text)"));
         assert_eq!(p.values, vec!["x'); DROP TABLE t; --".to_string()]);
     }
@@ -309,10 +315,11 @@ mod tests {
     #[pg_test]
     fn placeholder_generates_a_uuid_only_when_asked() {
         let mut p = Parameters::default();
-        let plain = masked_value("e", "text", &Strategy::Placeholder("erased-{key}".into()), KEY, &mut p).unwrap();
+        let plain =
+            masked_value("e", Some("text"), &Strategy::Placeholder("erased-{key}".into()), KEY, &mut p).unwrap();
         assert!(!plain.contains("gen_random_uuid"));
         assert!(plain.contains(KEY), "{{key}} is the row's subject key: {plain}");
-        let unique = masked_value("e", "text", &Strategy::Placeholder("{uuid}@x".into()), KEY, &mut p).unwrap();
+        let unique = masked_value("e", Some("text"), &Strategy::Placeholder("{uuid}@x".into()), KEY, &mut p).unwrap();
         assert!(unique.contains("gen_random_uuid"));
         assert_eq!(p.values.len(), 2);
     }
@@ -322,7 +329,7 @@ mod tests {
         let mut p = Parameters::default();
         let v = masked_value(
             "doc",
-            "jsonb",
+            Some("jsonb"),
             &Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]),
             KEY,
             &mut p,
@@ -331,7 +338,7 @@ mod tests {
             v.as_deref(),
             Some("((doc OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($2, '.')) OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($3, '.'))")
         );
-        assert_eq!(masked_value("c", "text", &Strategy::Keep, KEY, &mut p), None);
+        assert_eq!(masked_value("c", Some("text"), &Strategy::Keep, KEY, &mut p), None);
     }
 
     #[pg_test]

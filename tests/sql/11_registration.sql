@@ -40,6 +40,11 @@ SELECT pg_temp.try($$SELECT erasure.register_subject('', 'reg.customers')$$);
 SELECT count(*) AS nothing_registered FROM erasure.subjects WHERE subject = 'regcust';
 SELECT pg_temp.try($$SELECT erasure.register_subject('regcust', 'reg.customers', summary_columns => '{name,email}')$$);
 SELECT pg_temp.try($$SELECT erasure.register_subject('regcust2', 'reg.customers')$$);
+-- A key column must identify one row: refused until a unique index says so.
+SELECT pg_temp.try($$SELECT erasure.register_subject('coded', 'reg.no_pk', key_column => 'code')$$);
+CREATE UNIQUE INDEX no_pk_code_partial ON reg.no_pk (code) WHERE name IS NOT NULL;
+SELECT pg_temp.try($$SELECT erasure.register_subject('coded', 'reg.no_pk', key_column => 'code')$$);
+CREATE UNIQUE INDEX ON reg.no_pk (code);
 SELECT pg_temp.try($$SELECT erasure.register_subject('coded', 'reg.no_pk', key_column => 'code')$$);
 SELECT subject, tbl, key_column, summary_columns FROM erasure.subjects WHERE subject IN ('regcust', 'coded') ORDER BY 1;
 

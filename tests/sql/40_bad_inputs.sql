@@ -38,6 +38,16 @@ SELECT erasure.register_subject('bad_customer', 'bad.customers'),
        erasure.register_blocker('bad_customer', 'awaiting_payment',
          $$SELECT o.id FROM bad.orders o WHERE o.customer_id = $1 AND o.status = 'awaiting_payment'$$);
 SELECT erasure.register_subject('lonely', 'bad.lonely');
+-- Constraints that a policy's values would break at every erasure: a domain, a composite and an
+-- expression UNIQUE, a varchar(5), a text[] and jsonb holding arrays.
+CREATE DOMAIN bad.handle AS text NOT NULL CHECK (VALUE <> '');
+CREATE TABLE bad.profiles (id integer PRIMARY KEY, customer_id integer REFERENCES bad.customers,
+                           tenant integer NOT NULL, login text NOT NULL, code varchar(5), tags text[],
+                           handle bad.handle, prefs jsonb, short varchar(5), UNIQUE (tenant, login));
+CREATE UNIQUE INDEX profiles_code_lower ON bad.profiles (lower(code));
+INSERT INTO bad.profiles VALUES (1, 1, 1, 'ana', 'A1', '{a}', 'an', '[{"name": "Ana"}]', 'ana');
+SELECT erasure.register_table('bad_customer', 'bad.profiles');
+CREATE TEMP TABLE tmp_people (id integer PRIMARY KEY, name text);
 -- A blocker that fails at run time for customer 2, and one that only talks.
 CREATE FUNCTION bad.chatty(id integer) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN RAISE NOTICE 'checking customer %', id; RETURN false; END $$;
@@ -124,6 +134,17 @@ INSERT INTO bad_inputs (input, sql, sqlstate, fragment) VALUES
   ('policy on an unregistered table', $$SELECT erasure.set_policy('bad.no_key', 'name', 'null')$$, '42704', 'is not registered'),
   ('expression that is two statements', $$SELECT erasure.set_policy('bad.customers', 'nick', 'expression', '{"sql": "1); DELETE FROM bad.orders; SELECT (1"}')$$, '42601', 'not a single SQL expression'),
   ('expression of the wrong type', $$SELECT erasure.set_policy('bad.customers', 'born', 'expression', '{"sql": "true"}')$$, '42846', 'expression for column "born"'),
+  ('null where the domain is NOT NULL', $$SELECT erasure.set_policy('bad.profiles', 'handle', 'null')$$, '23502', 'cannot be cast to type bad.handle'),
+  ('blank against the domain''s CHECK', $$SELECT erasure.set_policy('bad.profiles', 'handle', 'blank')$$, '23514', 'cannot be cast to type bad.handle'),
+  ('constant too long for varchar(5)', $$SELECT erasure.set_policy('bad.profiles', 'short', 'constant', '{"value": "Xxxxxxx"}')$$, '22001', 'is too long for type character varying(5)'),
+  ('placeholder too long for varchar(5)', $$SELECT erasure.set_policy('bad.profiles', 'code', 'placeholder', '{"template": "erased-{key}"}')$$, '22001', 'is too long for type character varying(5)'),
+  ('constant into a composite UNIQUE', $$SELECT erasure.set_policy('bad.profiles', 'login', 'constant', '{"value": "x"}')$$, '22023', 'same value into UNIQUE column "login"'),
+  ('constant into a unique expression index', $$SELECT erasure.set_policy('bad.profiles', 'code', 'constant', '{"value": "X"}')$$, '22023', 'same value into UNIQUE column "code"'),
+  ('placeholder on text[]', $$SELECT erasure.set_policy('bad.profiles', 'tags', 'placeholder', '{"template": "x-{key}"}')$$, '42804', 'cannot be used on column "tags"'),
+  ('jsonb_remove of keys where the column holds arrays', $$SELECT erasure.set_policy('bad.profiles', 'prefs', 'jsonb_remove', '{"keys": ["name"]}')$$, '22P02', 'does not apply to the values of column "prefs"'),
+  ('a temporary table as a subject', $$SELECT erasure.register_subject('tmp', 'pg_temp.tmp_people')$$, '42809', 'is a temporary table'),
+  ('a temporary table as a subject''s table', $$SELECT erasure.register_table('bad_customer', 'pg_temp.tmp_people', via => '{id}')$$, '42809', 'is a temporary table'),
+  ('a key column that does not identify one row', $$SELECT erasure.register_subject('nokey2', 'bad.no_key', key_column => 'code')$$, '42P10', 'does not identify one row'),
   -- Registration: blockers.
   ('blocker that is not a SELECT', $$SELECT erasure.register_blocker('bad_customer', 'b', 'DELETE FROM bad.orders')$$, '22023', 'is not a single SELECT'),
   ('blocker without $1', $$SELECT erasure.register_blocker('bad_customer', 'b', 'SELECT 1')$$, '22023', 'must take the subject key as $1'),
