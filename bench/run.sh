@@ -15,6 +15,7 @@
 # both copies end with must be identical (the run fails otherwise). Measurements:
 #   1. single erasure: latency median and p99 of erasure.anonymize_customer(id) against
 #      bench.bench_baseline_erase(id), with 1 and 2 clients (pgbench per-transaction logs);
+#      and the refused erasure of a blocked customer, 1 client;
 #   2. bulk: erasure.anonymize_many in batches against bench.bench_baseline_erase_set;
 #   3. OLTP impact: pgbench's TPC-B-like load alone, then beside erasures at a steady rate;
 #   4. scale: the single-erasure median at each size of SCALES.
@@ -26,6 +27,7 @@
 #   DURATION        seconds of the OLTP load alone, and as many beside  (full 120,  smoke 6)
 #                   the erasures, in OLTP_ROUNDS alternating segments    (full 4,    smoke 2)
 #   ERASURES        erasures per single-erasure measurement            (full 5000, smoke 200)
+#   REFUSALS        refused erasures of blocked customers              (ERASURES / 5)
 #   BULK            customers of the bulk measurement per million      (100000: 100,000 at SCALE=1)
 #   BATCH           customers per bulk batch                           (1000)
 #   SCALE_ROUNDS    rounds the contenders take in turn in measurement 4 (5)
@@ -46,7 +48,7 @@ else
   : "${SCALE:=1}" "${SCALES:=0.1 1 5}" "${DURATION:=120}" "${OLTP_ROUNDS:=4}" "${ERASURES:=5000}" \
     "${OLTP_SCALE:=10}" "${SHARED_BUFFERS:=4GB}"
 fi
-: "${BULK:=100000}" "${BATCH:=1000}" "${ERASE_RATE:=20}" "${SCALE_ROUNDS:=5}"
+: "${BULK:=100000}" "${BATCH:=1000}" "${ERASE_RATE:=20}" "${SCALE_ROUNDS:=5}" "${REFUSALS:=$((ERASURES / 5))}"
 
 # The settings of the cluster, as they appear in the results. scripts/cluster.sh adds fsync=off.
 SETTINGS=(
@@ -255,6 +257,22 @@ for clients in 1 2; do
   done
 done
 
+# Refused erasures of blocked customers: they lock the customer's rows, then the blockers refuse;
+# a refusal changes nothing, so the queue may cycle.
+for contender in "${CONTENDERS[@]}"; do
+  db=bench_$contender
+  log "$contender: $REFUSALS refused erasures of blocked customers"
+  pgbench_ok "$WORK/refused-$contender.out" -n -c 1 -t "$REFUSALS" -f "bench/refuse_$contender.sql" \
+    --log --log-prefix="$WORK/log.refused-$contender" "$db"
+  # Each refusal was one (pgbench counts a caught one as done): check on the queue's first ones.
+  erase_fn=erasure.anonymize_customer
+  [ "$contender" = engine ] || erase_fn=bench.bench_baseline_erase
+  refused=$(query "$db" "SELECT count(*) FILTER (WHERE bench.refused('$erase_fn', q.customer_id) = 'refused'), count(*)
+                           FROM bench.blocked_queue q WHERE q.seq <= 50")
+  [ "${refused%|*}" = "${refused#*|}" ] || die "$contender refused only $refused blocked customers"
+  R[refused.$contender]=$(latency_stats "$WORK/log.refused-$contender".*)
+done
+
 for contender in "${CONTENDERS[@]}"; do
   db=bench_$contender
   log "$contender: bulk, $BULK_BATCHES batches of $BATCH"
@@ -416,6 +434,20 @@ ms() { echo "$1 ms"; }
       r=$(ratio "$e" "$b")
       echo "| $clients | $name | $(ms "$e") | $(ms "$b") | $r | ≤ $limit× | $(verdict "$r" "<=" "$limit") |"
     done
+  done
+  echo
+  echo "Refused erasures of blocked customers (an order awaiting payment, an active subscription):"
+  echo "both lock every row they would change before the blockers look, then refuse (55000, caught"
+  echo "by \`bench.refused()\`, which both go through); $REFUSALS refusals, 1 client."
+  echo
+  echo "| statistic | pg_erasure | baseline (PL/pgSQL) | ratio | target | result |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for stat in median:1:1.25 p99:2:2; do
+    IFS=: read -r name i limit <<<"$stat"
+    e=$(field "refused.engine" "$i")
+    b=$(field "refused.baseline" "$i")
+    r=$(ratio "$e" "$b")
+    echo "| $name | $(ms "$e") | $(ms "$b") | $r | ≤ $limit× | $(verdict "$r" "<=" "$limit") |"
   done
   echo
   echo "## 2. Bulk erasure"

@@ -7,6 +7,8 @@
 -- ones included, as in a real clean-up run), cut into batches.
 -- single_queue: every other customer nothing blocks, shuffled; the single-erasure and OLTP
 -- scripts take the next one from single_seq, so each customer is erased once.
+-- blocked_queue: the blocked customers outside the bulk sample, shuffled; the refused-erasure
+-- scripts take the next one from blocked_seq (blocked_seq cycles: a refusal changes nothing).
 
 CREATE TABLE "bench"."bulk_queue" (
     "batch"       integer NOT NULL,
@@ -31,7 +33,29 @@ SELECT row_number() OVER (ORDER BY pg_catalog.hashint8extended(c."id", 2)), c."i
    AND NOT EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = c."id" AND o."status" = 'awaiting_payment')
    AND NOT EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = c."id" AND s."status" = 'active');
 
+CREATE TABLE "bench"."blocked_queue" (
+    "seq"         bigint PRIMARY KEY,
+    "customer_id" bigint NOT NULL
+);
+INSERT INTO "bench"."blocked_queue"
+SELECT row_number() OVER (ORDER BY pg_catalog.hashint8extended(c."id", 3)), c."id"
+  FROM "bench"."customers" c
+ WHERE NOT EXISTS (SELECT FROM "bench"."bulk_queue" b WHERE b."customer_id" = c."id")
+   AND (EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = c."id" AND o."status" = 'awaiting_payment')
+        OR EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = c."id" AND s."status" = 'active'));
+-- The refused erasure of a blocked customer, caught, for both contenders: 'refused' when the
+-- blockers refused it (55000), as both must.
+CREATE FUNCTION "bench"."refused"(erasure text, id bigint) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE pg_catalog.format('SELECT %s($1)', erasure) USING id;
+    RETURN 'erased';
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+    RETURN 'refused';
+END $$;
+
+SELECT pg_catalog.greatest(pg_catalog.count(*), 1) AS blocked_queue_max FROM "bench"."blocked_queue" \gset
+CREATE SEQUENCE "bench"."blocked_seq" CYCLE MAXVALUE :blocked_queue_max;
 CREATE SEQUENCE "bench"."single_seq";
 CREATE SEQUENCE "bench"."bulk_seq";
 
-ANALYZE "bench"."bulk_queue", "bench"."single_queue";
+ANALYZE "bench"."bulk_queue", "bench"."single_queue", "bench"."blocked_queue";

@@ -123,7 +123,8 @@ BEGIN
          WHERE p.strategy = 'keep'
     LOOP
         looks_personal := keep.col ~* erasure.personal_name_pattern();
-        IF NOT looks_personal AND keep.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype) THEN
+        IF NOT looks_personal AND keep.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
+                                                    'text[]'::regtype, 'varchar[]'::regtype) THEN
             -- Sample values, as the table's owner (never as the caller of check()).
             looks_personal := coalesce(erasure.values_look_personal(keep.tbl, keep.col), false);
         END IF;
@@ -209,6 +210,45 @@ BEGIN
            'SELECT erasure.set_hmac_key(''<a long random secret>'');  -- as a superuser'
       FROM erasure.registered_tables($1) r JOIN erasure.column_policies p ON p.tbl = r.tbl
      WHERE p.strategy = 'hmac' AND NOT EXISTS (SELECT FROM erasure.hmac_key);
+
+    -- A publication that replicates deletes (updates) needs a replica identity on every table it
+    -- publishes: without one, each erasure deleting (masking) rows of that table fails.
+    RETURN QUERY
+    SELECT DISTINCT 'error', r.tbl, NULL::name,
+           format('published by %s, which replicates %s, but without a replica identity: erasures fail', p.pubname,
+                  CASE WHEN r.action = 'delete' THEN 'deletes' ELSE 'updates' END),
+           format('ALTER TABLE %s REPLICA IDENTITY FULL;  -- or give it a primary key', r.tbl)
+      FROM erasure.registered_tables($1) r
+      JOIN pg_class c ON c.oid = r.tbl
+      JOIN pg_publication_tables pt ON pt.schemaname = (SELECT n.nspname FROM pg_namespace n WHERE n.oid = c.relnamespace)
+                                   AND pt.tablename = c.relname
+      JOIN pg_publication p ON p.pubname = pt.pubname
+     WHERE r.action IN ('mask', 'delete')
+       AND (CASE WHEN r.action = 'delete' THEN p.pubdelete ELSE p.pubupdate END)
+       AND (c.relreplident = 'n'
+            OR c.relreplident = 'd' AND NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary));
+
+    -- Tables that look like they hold the subject's rows, with a column of its key's type named
+    -- like a reference to it (customer_id, <subject>_id), but no foreign key that would have
+    -- made check() find them: nothing covers their rows, and strict mode cannot see them.
+    RETURN QUERY
+    SELECT DISTINCT 'warning', c.oid::regclass, a.attname,
+           format('not registered, but column %I (of the key type of %s) looks like a reference to subject %s without a foreign key',
+                  a.attname, s.tbl, s.subject),
+           format('SELECT erasure.register_table(%L, %L, ''mask'', via => %L);  -- if it holds the subject''s rows',
+                  s.subject, c.oid::regclass::text, '{' || a.attname || '}')
+      FROM erasure.subjects s
+      JOIN erasure.registered_tables($1) own ON own.subject = s.subject AND own.tbl = s.tbl
+      JOIN pg_attribute k ON k.attrelid = s.tbl AND k.attname = s.key_column
+      JOIN pg_attribute a ON a.atttypid = k.atttypid AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'erasure') AND n.nspname NOT LIKE 'pg_toast%'
+       AND c.oid <> s.tbl
+       AND a.attname ~* ('^(' || regexp_replace(s.subject, '([^[:alnum:]_])', '\\\1', 'g')
+                         || '|customer|client|cliente|kund|person|user|member)_?(id|key|no|code)$')
+       AND NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = s.subject AND o.tbl = c.oid)
+       AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND a.attnum = ANY (f.conkey));
 
     -- Retained tables should say why.
     RETURN QUERY

@@ -13,19 +13,30 @@ use crate::security;
 pub fn values_look_personal(tbl: pg_sys::Oid, col: &str) -> Option<bool> {
     Spi::connect(|client| {
         // Only tables: what a view shows is computed by code that is not the table's.
-        let table: Option<String> = spi(client
-            .select(
-                "SELECT c.oid::pg_catalog.regclass::pg_catalog.text FROM pg_catalog.pg_class c
-                  WHERE c.oid = $1 AND c.relkind IN ('r', 'p')
-                    AND pg_catalog.has_column_privilege($1, $2, 'SELECT')",
-                None,
-                &[tbl.into(), col.into()],
-            )
-            .and_then(|rows| if rows.is_empty() { Ok(None) } else { rows.first().get_one() }));
+        let found = spi(client.select(
+            "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, t.typcategory OPERATOR(pg_catalog.=) 'A'
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped
+               JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+              WHERE c.oid = $1 AND c.relkind IN ('r', 'p')
+                AND pg_catalog.has_column_privilege($1, $2, 'SELECT')",
+            None,
+            &[tbl.into(), col.into()],
+        ));
+        if found.is_empty() {
+            return None;
+        }
+        let row = found.first();
+        let (table, array): (Option<String>, Option<bool>) = (spi(row.get(1)), spi(row.get(2)));
         let table = table?;
+        // An array is sampled element by element, as jsonb is searched inside by the residual scan.
+        let value = match array {
+            Some(true) => format!("pg_catalog.unnest({})", pgrx::spi::quote_identifier(col)),
+            _ => pgrx::spi::quote_identifier(col),
+        };
         let sql = format!(
             r"SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
-                FROM (SELECT CAST({column} AS pg_catalog.text) AS v FROM {table}
+                FROM (SELECT CAST({value} AS pg_catalog.text) AS v FROM {table}
                        WHERE {column} IS NOT NULL LIMIT 100) s
                WHERE v OPERATOR(pg_catalog.~) '^[^@\s]+@[^@\s]+\.[a-z]{{2,}}$'
                   OR v OPERATOR(pg_catalog.~) '^\d{{3}}\.\d{{3}}\.\d{{3}}-\d{{2}}$'

@@ -25,6 +25,8 @@ pub struct Column {
     pub base_type: pg_sys::Oid,
     /// `S` for string types, `D` for date/time, ...: pg_type.typcategory of `base_type`.
     pub category: char,
+    /// For an array (`category` `A`), the category of its elements; ' ' otherwise.
+    pub element_category: char,
     pub not_null: bool,
     pub generated: bool,
 }
@@ -40,6 +42,11 @@ impl Column {
 
     pub fn is_jsonb(&self) -> bool {
         self.base_type == pg_sys::JSONBOID
+    }
+
+    /// An array of a string type (`text[]`, `varchar[]`): text the residual scan reads too.
+    pub fn is_text_array(&self) -> bool {
+        self.category == 'A' && self.element_category == 'S'
     }
 }
 
@@ -92,10 +99,12 @@ pub fn columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<Column> {
                 CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END,
                 bt.typcategory::pg_catalog.text,
                 a.attnotnull,
-                a.attgenerated <> ''
+                a.attgenerated <> '',
+                coalesce(et.typcategory::pg_catalog.text, ' ')
            FROM pg_catalog.pg_attribute a
            JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
            JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+           LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
           WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
           ORDER BY a.attnum",
         None,
@@ -109,6 +118,7 @@ pub fn columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<Column> {
         category: spi(row.get::<String>(5)).unwrap_or_default().chars().next().unwrap_or(' '),
         not_null: spi(row.get(6)).unwrap_or(false),
         generated: spi(row.get(7)).unwrap_or(false),
+        element_category: spi::<Option<String>>(row.get(8)).unwrap_or_default().chars().next().unwrap_or(' '),
     })
     .collect()
 }

@@ -63,7 +63,7 @@ pub struct ReleasePlan {
     pub retain_for: String,
 }
 
-/// Where the residual scan looks in one table: its text and jsonb columns that the erasure
+/// Where the residual scan looks in one table: its text, text[] and jsonb columns that the erasure
 /// leaves as they are. Arguments: `$1` the key, `$2` a jsonb object {identifier: value};
 /// returns (row key, column, identifier) per hit.
 pub struct ScanTarget {
@@ -762,7 +762,7 @@ fn identifying_columns(client: &SpiClient<'_>, root: &Node) -> Vec<String> {
         .collect()
 }
 
-/// The text and jsonb columns of `nodes[i]` that an anonymization leaves as they are: all of
+/// The text, text[] and jsonb columns of `nodes[i]` that an anonymization leaves as they are: all of
 /// a retained table's, and a masked table's kept or unreviewed ones.
 fn text_left_as_is(client: &SpiClient<'_>, nodes: &[Node], i: usize, key_column: &str) -> Vec<String> {
     let node = &nodes[i];
@@ -770,7 +770,7 @@ fn text_left_as_is(client: &SpiClient<'_>, nodes: &[Node], i: usize, key_column:
     let structural = structural_columns(nodes, i, key_column);
     schema::columns(client, node.relation.oid)
         .into_iter()
-        .filter(|c| (c.is_text() || c.is_jsonb()) && !structural.contains(&c.name))
+        .filter(|c| (c.is_text() || c.is_jsonb() || c.is_text_array()) && !structural.contains(&c.name))
         .filter(|c| {
             node.action() == Action::Retain
                 || policies.iter().find(|p| p.col == c.name).is_none_or(|p| p.strategy == "keep")

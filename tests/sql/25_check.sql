@@ -76,3 +76,17 @@ RESET erasure.require_complete;
 SELECT tbl, erased_since_vacuum FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%';
 VACUUM net.clients, net.orders;
 SELECT tbl, erased_since_vacuum FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%';
+
+-- What check() sees beyond foreign keys: a table holding the subject's id without a foreign
+-- key (named like a reference, of the key's type), a publication replicating the deletes of a
+-- table without a replica identity, and personal values inside a kept text[] column.
+CREATE TABLE net.events (client_id integer, payload jsonb);
+CREATE TABLE net.visits (id serial, client_id integer, page text);   -- no primary key
+SELECT erasure.register_table('net_client', 'net.visits', 'delete', via => '{client_id}');
+CREATE PUBLICATION net_pub FOR TABLE net.visits WITH (publish = 'insert, delete');
+ALTER TABLE net.clients ADD COLUMN aliases text[];
+UPDATE net.clients SET aliases = ARRAY['the boss', 'boss@example.com'] WHERE id = 1;
+SELECT erasure.set_policy('net.clients', 'aliases', 'keep');
+SELECT severity, tbl, col, problem FROM erasure.check('net_client')
+ WHERE tbl IN ('net.events'::regclass, 'net.visits'::regclass) OR col = 'aliases' ORDER BY 2, 3;
+DROP PUBLICATION net_pub;

@@ -33,3 +33,8 @@ SELECT erasure.erasure_preview(1, 'res_customer') -> 'residual_hits' AS residual
 SELECT erasure.set_policy('res.orders', 'comment', 'null');
 SELECT * FROM erasure.residual_scan(1, 'res_customer');
 SELECT * FROM erasure.residual_scan(99, 'res_customer');
+-- Arrays of text are read too, as jsonb is: a kept list of gift-card names holding the name.
+ALTER TABLE res.orders ADD COLUMN gift_names text[];
+UPDATE res.orders SET gift_names = ARRAY['for anna andersson', 'from Bo'] WHERE id = 11;
+SELECT erasure.set_policy('res.orders', 'gift_names', 'keep');
+SELECT * FROM erasure.residual_scan(1, 'res_customer');
