@@ -53,7 +53,7 @@ EXCEPTION WHEN object_not_in_prerequisite_state THEN
     RETURN 'refused';
 END $$;
 
-SELECT pg_catalog.greatest(pg_catalog.count(*), 1) AS blocked_queue_max FROM "bench"."blocked_queue" \gset
+SELECT GREATEST(pg_catalog.count(*), 1) AS blocked_queue_max FROM "bench"."blocked_queue" \gset
 CREATE SEQUENCE "bench"."blocked_seq" CYCLE MAXVALUE :blocked_queue_max;
 CREATE SEQUENCE "bench"."single_seq";
 CREATE SEQUENCE "bench"."bulk_seq";

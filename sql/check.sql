@@ -152,12 +152,14 @@ BEGIN
     -- Triggers may copy old values elsewhere (an audit table); rules and views expose columns.
     RETURN QUERY
     SELECT DISTINCT 'warning', r.tbl, NULL::name, format('trigger %s may copy the values the erasure changes into another table', tg.tgname),
-           'Check what the trigger writes, and register that table too. During an erasure it runs with the rights of the subject''s owner.'
+           'Check what the trigger writes and register that table too (delete or mask, via its column holding the subject''s key): what it copies during an erasure is then erased with the rest. It runs with the rights of the subject''s owner.'
       FROM erasure.registered_tables($1) r JOIN pg_trigger tg ON tg.tgrelid = r.tbl AND NOT tg.tgisinternal
      WHERE r.action IN ('mask', 'delete');
     RETURN QUERY
-    SELECT DISTINCT 'info', r.tbl, NULL::name, format('%s %s reads this table', CASE v.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, v.oid::regclass),
-           'A materialized view keeps old values until refreshed; a view shows what the erasure leaves.'
+    SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'warning' ELSE 'info' END, r.tbl, NULL::name,
+           format('%s %s reads this table', CASE v.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, v.oid::regclass),
+           CASE v.relkind WHEN 'm' THEN format('It keeps the erased values until refreshed: REFRESH MATERIALIZED VIEW %s; after erasures.', v.oid::regclass)
+                ELSE 'A view shows what the erasure leaves.' END
       FROM erasure.registered_tables($1) r
       JOIN pg_depend d ON d.refobjid = r.tbl AND d.classid = 'pg_rewrite'::regclass
       JOIN pg_rewrite rw ON rw.oid = d.objid

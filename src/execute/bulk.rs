@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 
 use super::key::Key;
 use super::{
-    blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, Blockers, Decision, Mode,
-    Outcome,
+    blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, writes, Blockers, Decision,
+    Mode, Outcome,
 };
 use crate::error::*;
 use crate::plan::{cache, BatchPlan, Plan};
@@ -157,20 +157,35 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
     }
 
     if !decided.is_empty() {
-        let written = super::retained::before(client, plan);
-        let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
-        for (decision, statement) in [(Decision::Anonymize, &batch.apply), (Decision::Delete, &batch.delete_all)] {
+        let run = |decision: Decision| -> HashMap<String, Vec<i64>> {
             let group: Vec<String> = decided.iter().filter(|d| d.1 == decision).map(|d| d.0.clone()).collect();
             if group.is_empty() {
-                continue;
+                return HashMap::new();
             }
+            let statement = if decision == Decision::Anonymize { &batch.apply } else { &batch.delete_all };
             let mut arguments = vec![KeyArray::new(client, plan, &group).argument()];
             if decision == Decision::Anonymize {
                 arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
             }
-            rows.extend(super::applying(&who, || by_key(client, plan.outcomes.len(), statement, &arguments)));
+            super::applying(&who, || by_key(client, plan.outcomes.len(), statement, &arguments))
+        };
+        let before = writes::so_far(client, plan);
+        let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
+        for decision in [Decision::Anonymize, Decision::Delete] {
+            rows.extend(run(decision));
         }
-        super::retained::require_unchanged(client, plan, &who, written);
+        // Copies that triggers made of what the statements erased: the statements once more.
+        if writes::copies_made(client, plan, &who, &before) {
+            let again = writes::so_far(client, plan);
+            for decision in [Decision::Anonymize, Decision::Delete] {
+                for (key, swept) in run(decision) {
+                    if let Some(counts) = rows.get_mut(&key) {
+                        super::add_deleted(plan, decision, counts, &swept);
+                    }
+                }
+            }
+            writes::copies_made(client, plan, &who, &again);
+        }
         let erasures: Vec<(String, &str, Value)> = decided
             .iter()
             .map(|(key, decision, _)| {

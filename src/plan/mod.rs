@@ -131,10 +131,9 @@ pub struct Plan {
     pub unreviewed_columns: Vec<String>,
     /// Relations whose change makes this plan stale.
     pub relations: Vec<pg_sys::Oid>,
-    /// What the transaction has written to each retained table (`statements::changes_so_far`),
-    /// None when there is none; `retained_tables` names them in the same order.
-    pub retained_changes: Option<OwnedPreparedStatement>,
-    pub retained_tables: Vec<String>,
+    /// What the transaction has written so far to each table of the plan, in plan order
+    /// (`statements::changes_so_far`; `execute::writes`).
+    pub writes: OwnedPreparedStatement,
     /// The errors `erasure.check()` reports for the subject, computed when strict mode first
     /// needs them; anything that could change them also makes the plan stale.
     pub check_errors: std::cell::OnceCell<Vec<String>>,
@@ -381,12 +380,8 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         })
         .collect();
 
-    let retained: Vec<&Node> = nodes.iter().filter(|n| n.action() == Action::Retain).collect();
-    let retained_changes = (!retained.is_empty()).then(|| {
-        let oids: Vec<pg_sys::Oid> = retained.iter().map(|n| n.relation.oid).collect();
-        prepare_as(false, statements::changes_so_far(&oids), &[], "its retained tables cannot be watched".into())
-    });
-    let retained_tables = retained.iter().map(|n| n.relation.name.clone()).collect();
+    let oids: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
+    let writes = prepare_as(false, statements::changes_so_far(&oids), &[], "its tables cannot be watched".into());
 
     let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
     relations.push(entries::catalog_oid(client));
@@ -431,8 +426,7 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
             .collect(),
         unreviewed_columns,
         relations,
-        retained_changes,
-        retained_tables,
+        writes,
         check_errors: std::cell::OnceCell::new(),
     }
 }
