@@ -396,7 +396,13 @@ BEGIN
             PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         END IF;
     END LOOP;
+    IF NOT dry_run THEN
+        -- Statistics and materialized views that may show the erased values; VACUUM cannot run
+        -- here, inside a transaction.
+        PERFORM erasure.cleanup();
+        RAISE NOTICE 'statistics analyzed and materialized views refreshed; VACUUM what erasure.pending_vacuum() lists';
+    END IF;
 END
 $procedure$;
 COMMENT ON PROCEDURE erasure.erase_batches(text, text, integer, text, boolean) IS
-    'Erases the subjects whose keys the candidates query returns, in batches committed one by one (CALL it outside a transaction block); a NOTICE per batch; run it again to continue after an interruption. With dry_run, lists each candidate''s decision and changes nothing.';
+    'Erases the subjects whose keys the candidates query returns, in batches committed one by one (CALL it outside a transaction block); a NOTICE per batch; run it again to continue after an interruption; at the end runs erasure.cleanup(). With dry_run, lists each candidate''s decision and changes nothing.';

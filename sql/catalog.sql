@@ -83,6 +83,15 @@ CREATE TABLE erasure.hmac_key (
 COMMENT ON TABLE erasure.hmac_key IS
     'The secret key of the hmac masking strategy (one row); readable by the extension''s owner only.';
 
+-- When erasure.cleanup() last refreshed each materialized view over erased rows, so that
+-- erasure.pending_vacuum() lists only those erasures have changed since.
+CREATE TABLE erasure.refreshed (
+    matview      regclass PRIMARY KEY,
+    refreshed_at timestamptz NOT NULL
+);
+COMMENT ON TABLE erasure.refreshed IS
+    'When erasure.cleanup() last refreshed each materialized view over rows erasures changed.';
+
 -- The ledger: one row per erasure, proof that it happened, and nothing personal. The key is the
 -- subject's identifier (needed to recognise a repeated request); no summary value, no old
 -- value, no blocker detail is ever written here. It doubles as a durable outbox for systems

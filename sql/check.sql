@@ -157,13 +157,11 @@ BEGIN
      WHERE r.action IN ('mask', 'delete');
     RETURN QUERY
     SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'warning' ELSE 'info' END, r.tbl, NULL::name,
-           format('%s %s reads this table', CASE v.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, v.oid::regclass),
-           CASE v.relkind WHEN 'm' THEN format('It keeps the erased values until refreshed: REFRESH MATERIALIZED VIEW %s; after erasures.', v.oid::regclass)
+           format('%s %s reads this table', CASE v.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, v.rel),
+           CASE v.relkind WHEN 'm' THEN 'It keeps the erased values until refreshed: SELECT * FROM erasure.cleanup(); after erasures.'
                 ELSE 'A view shows what the erasure leaves.' END
       FROM erasure.registered_tables($1) r
-      JOIN pg_depend d ON d.refobjid = r.tbl AND d.classid = 'pg_rewrite'::regclass
-      JOIN pg_rewrite rw ON rw.oid = d.objid
-      JOIN pg_class v ON v.oid = rw.ev_class AND v.oid <> r.tbl;
+     CROSS JOIN LATERAL erasure.relations_reading(r.tbl) v;
 
     -- PostgreSQL applies no rule to the data-modifying WITH statement an erasure runs: it
     -- refuses the statement, so every erasure of the subject fails.
@@ -310,21 +308,64 @@ AS 'MODULE_PATHNAME', 'residual_scan_wrapper';
 COMMENT ON FUNCTION erasure.residual_scan(text, text) IS
     'erasure.residual_scan(anyelement, text), key given as text.';
 
-CREATE FUNCTION erasure.pending_vacuum()
-RETURNS TABLE(tbl regclass, erased_since_vacuum bigint)
+-- The views and materialized views whose query reads a table, directly or through other views:
+-- what check() warns about and what the cleanup after erasures refreshes.
+CREATE FUNCTION erasure.relations_reading(tbl regclass)
+RETURNS TABLE(rel regclass, relkind "char")
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.relid::regclass, count(*)
-      FROM erasure.ledger l
-     CROSS JOIN LATERAL jsonb_array_elements(l.tables) AS t
-      JOIN pg_stat_all_tables s ON s.relid = to_regclass(t ->> 'table')
-     WHERE t ->> 'action' IN ('masked', 'deleted') AND (t ->> 'rows')::bigint > 0
-       AND l.executed_at > coalesce(greatest(s.last_vacuum, s.last_autovacuum), '-infinity')
-     GROUP BY s.relid
-     ORDER BY 1
+    WITH RECURSIVE readers(oid) AS (
+        SELECT rw.ev_class FROM pg_depend d JOIN pg_rewrite rw ON rw.oid = d.objid
+         WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+           AND d.refobjid = $1 AND rw.ev_class <> $1
+        UNION
+        SELECT rw.ev_class FROM readers r
+          JOIN pg_class v ON v.oid = r.oid AND v.relkind = 'v'
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = r.oid
+          JOIN pg_rewrite rw ON rw.oid = d.objid AND rw.ev_class <> r.oid)
+    SELECT c.oid::regclass, c.relkind FROM readers r JOIN pg_class c ON c.oid = r.oid
+$$;
+COMMENT ON FUNCTION erasure.relations_reading(regclass) IS
+    'The views and materialized views whose query reads tbl, directly or through other views.';
+
+-- What is left to do after erasures, the one list of it: VACUUM removes the old row versions
+-- that still hold erased values on disk; ANALYZE replaces planner statistics (pg_stats, which
+-- anyone with SELECT on the table reads) that may show erased values as most common values or
+-- histogram bounds; REFRESH replaces a materialized view's copy of the erased rows.
+CREATE FUNCTION erasure.pending_vacuum()
+RETURNS TABLE(tbl regclass, step text, erasures bigint, statement text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH erased AS (
+        SELECT to_regclass(t ->> 'table') AS tbl, l.executed_at
+          FROM erasure.ledger l CROSS JOIN LATERAL jsonb_array_elements(l.tables) AS t
+         WHERE t ->> 'action' IN ('masked', 'deleted') AND (t ->> 'rows')::bigint > 0)
+    SELECT e.tbl, 'vacuum', count(*), format('VACUUM %s;', e.tbl)
+      FROM erased e JOIN pg_stat_all_tables s ON s.relid = e.tbl
+     WHERE e.executed_at > coalesce(greatest(s.last_vacuum, s.last_autovacuum), '-infinity')
+     GROUP BY e.tbl
+    UNION ALL
+    SELECT e.tbl, 'analyze', count(*), format('ANALYZE %s;  -- or SELECT * FROM erasure.cleanup();', e.tbl)
+      FROM erased e JOIN pg_stat_all_tables s ON s.relid = e.tbl
+     WHERE e.executed_at > coalesce(greatest(s.last_analyze, s.last_autoanalyze), '-infinity')
+     GROUP BY e.tbl
+    UNION ALL
+    SELECT r.rel, 'refresh', count(*), 'SELECT * FROM erasure.cleanup();'
+      FROM erased e CROSS JOIN LATERAL erasure.relations_reading(e.tbl) r
+      LEFT JOIN erasure.refreshed f ON f.matview = r.rel
+     WHERE r.relkind = 'm' AND e.executed_at > coalesce(f.refreshed_at, '-infinity')
+     GROUP BY r.rel
+     ORDER BY 2 DESC, 1
 $$;
 COMMENT ON FUNCTION erasure.pending_vacuum() IS
-    'Tables erasures have changed since their last (auto)vacuum, with the number of erasures: the old row versions still hold the erased values on disk until VACUUM removes them.';
+    'What is left to do after erasures, per relation, with the number of erasures since it was last done and the statement to run: vacuum (old row versions still hold erased values), analyze (planner statistics in pg_stats may show them), refresh (a materialized view over erased rows keeps them; erasure.cleanup() refreshes it).';
+
+CREATE FUNCTION erasure.cleanup()
+RETURNS TABLE(rel regclass, step text)
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'cleanup_wrapper';
+COMMENT ON FUNCTION erasure.cleanup() IS
+    'Runs the analyze and refresh steps erasure.pending_vacuum() lists, each as the relation''s owner: ANALYZE of the tables erasures changed, REFRESH of the materialized views over them. VACUUM cannot run inside a function: run the vacuum steps yourself.';
 
 -- The DDL watch: warns when a migration adds what the erasure catalog does not cover, and keeps
 -- the catalog in step when registered tables or columns are dropped. It never makes DDL fail and

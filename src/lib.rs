@@ -179,6 +179,11 @@ fn release_expired(subject: Option<&str>) -> TableIterator<'static, (name!(table
 }
 
 #[pg_extern(sql = false)]
+fn cleanup() -> TableIterator<'static, (name!(rel, pg_sys::Oid), name!(step, String))> {
+    TableIterator::new(execute::cleanup::cleanup())
+}
+
+#[pg_extern(sql = false)]
 fn replay(
     ledger: Option<JsonB>,
 ) -> TableIterator<'static, (name!(request_id, i64), name!(subject, String), name!(key, String), name!(status, String))>

@@ -13,10 +13,12 @@
 //! - `ledger`: the record of every erasure, and the notification of it;
 //! - `residual`: where the subject's values remain in text the erasure keeps;
 //! - `writes`: what the erasure's triggers write meanwhile (retained tables, copies);
+//! - `cleanup`: ANALYZE and REFRESH after erasures;
 //! - `report`: the jsonb reports.
 
 pub mod blockers;
 pub mod bulk;
+pub mod cleanup;
 pub mod key;
 pub mod ledger;
 pub mod locks;
@@ -194,7 +196,8 @@ pub fn erase_one(
 /// during the first) to the counts of the first; masked rows were counted by the first already.
 pub fn add_deleted(plan: &Plan, decision: Decision, rows: &mut [i64], again: &[i64]) {
     for ((outcome, rows), again) in plan.outcomes.iter().zip(rows.iter_mut()).zip(again) {
-        let deleted = outcome.action == Action::Delete || decision == Decision::Delete && outcome.action == Action::Mask;
+        let deleted =
+            outcome.action == Action::Delete || decision == Decision::Delete && outcome.action == Action::Mask;
         if deleted {
             *rows += again;
         }

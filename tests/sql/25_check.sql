@@ -72,10 +72,26 @@ SELECT severity, count(*) FROM erasure.check('net_client') GROUP BY 1 ORDER BY 1
 SELECT erasure.anonymize('net_client', 2) ->> 'status' AS strict_erasure;
 RESET erasure.require_complete;
 
--- The erased values stay in old row versions until VACUUM: pending_vacuum() lists those tables.
-SELECT tbl, erased_since_vacuum FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%';
+-- What PostgreSQL keeps after an erasure: old row versions until VACUUM, planner statistics
+-- until ANALYZE, a materialized view (here over a view) until REFRESH. pending_vacuum() lists
+-- each with its statement; cleanup() runs the ANALYZE and REFRESH, as each relation's owner.
+INSERT INTO net.clients (id, name, email) VALUES (3, 'Caio', 'caio@example.com');
+CREATE VIEW net.client_names AS SELECT id, name FROM net.clients;
+CREATE MATERIALIZED VIEW net.client_report AS SELECT id, name FROM net.client_names;
+ANALYZE net.clients;
+SELECT count(*) AS statistics_show_the_name FROM pg_stats
+ WHERE schemaname = 'net' AND tablename = 'clients'
+   AND concat(most_common_vals::text, histogram_bounds::text) LIKE '%Caio%';
+SELECT erasure.anonymize('net_client', 3) ->> 'status' AS status;
+SELECT count(*) AS report_keeps_the_name FROM net.client_report WHERE name = 'Caio';
+SELECT tbl, step, erasures, statement FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%' ORDER BY 2, 1;
+SELECT rel, step FROM erasure.cleanup() WHERE rel::text LIKE 'net.%' ORDER BY 2, 1;
+SELECT count(*) AS report_keeps_the_name FROM net.client_report WHERE name = 'Caio';
+SELECT count(*) AS statistics_show_the_name FROM pg_stats
+ WHERE schemaname = 'net' AND tablename = 'clients'
+   AND concat(most_common_vals::text, histogram_bounds::text) LIKE '%Caio%';
 VACUUM net.clients, net.orders;
-SELECT tbl, erased_since_vacuum FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%';
+SELECT tbl, step FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%' ORDER BY 2, 1;
 
 -- What check() sees beyond foreign keys: a table holding the subject's id without a foreign
 -- key (named like a reference, of the key's type), a publication replicating the deletes of a
