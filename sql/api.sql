@@ -399,7 +399,7 @@ BEGIN
     IF NOT dry_run THEN
         -- Statistics and materialized views that may show the erased values; VACUUM cannot run
         -- here, inside a transaction.
-        PERFORM erasure.cleanup();
+        PERFORM erasure.cleanup(subject);
         RAISE NOTICE 'statistics analyzed and materialized views refreshed; VACUUM what erasure.pending_vacuum() lists';
     END IF;
 END

@@ -332,14 +332,15 @@ COMMENT ON FUNCTION erasure.relations_reading(regclass) IS
 -- that still hold erased values on disk; ANALYZE replaces planner statistics (pg_stats, which
 -- anyone with SELECT on the table reads) that may show erased values as most common values or
 -- histogram bounds; REFRESH replaces a materialized view's copy of the erased rows.
-CREATE FUNCTION erasure.pending_vacuum()
+CREATE FUNCTION erasure.pending_vacuum(subject text DEFAULT NULL)
 RETURNS TABLE(tbl regclass, step text, erasures bigint, statement text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
     WITH erased AS (
         SELECT to_regclass(t ->> 'table') AS tbl, l.executed_at
           FROM erasure.ledger l CROSS JOIN LATERAL jsonb_array_elements(l.tables) AS t
-         WHERE t ->> 'action' IN ('masked', 'deleted') AND (t ->> 'rows')::bigint > 0)
+         WHERE t ->> 'action' IN ('masked', 'deleted') AND (t ->> 'rows')::bigint > 0
+           AND ($1 IS NULL OR l.subject = $1))
     SELECT e.tbl, 'vacuum', count(*), format('VACUUM %s;', e.tbl)
       FROM erased e JOIN pg_stat_all_tables s ON s.relid = e.tbl
      WHERE e.executed_at > coalesce(greatest(s.last_vacuum, s.last_autovacuum), '-infinity')
@@ -357,15 +358,15 @@ AS $$
      GROUP BY r.rel
      ORDER BY 2 DESC, 1
 $$;
-COMMENT ON FUNCTION erasure.pending_vacuum() IS
-    'What is left to do after erasures, per relation, with the number of erasures since it was last done and the statement to run: vacuum (old row versions still hold erased values), analyze (planner statistics in pg_stats may show them), refresh (a materialized view over erased rows keeps them; erasure.cleanup() refreshes it).';
+COMMENT ON FUNCTION erasure.pending_vacuum(text) IS
+    'What is left to do after erasures (of subject, or of every subject when NULL), per relation, with the number of erasures since it was last done and the statement to run: vacuum (old row versions still hold erased values), analyze (planner statistics in pg_stats may show them), refresh (a materialized view over erased rows keeps them; erasure.cleanup() refreshes it).';
 
-CREATE FUNCTION erasure.cleanup()
+CREATE FUNCTION erasure.cleanup(subject text DEFAULT NULL)
 RETURNS TABLE(rel regclass, step text)
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'cleanup_wrapper';
-COMMENT ON FUNCTION erasure.cleanup() IS
-    'Runs the analyze and refresh steps erasure.pending_vacuum() lists, each as the relation''s owner: ANALYZE of the tables erasures changed, REFRESH of the materialized views over them. VACUUM cannot run inside a function: run the vacuum steps yourself.';
+COMMENT ON FUNCTION erasure.cleanup(text) IS
+    'Runs the analyze and refresh steps erasure.pending_vacuum(subject) lists, each as the relation''s owner: ANALYZE of the tables erasures changed, REFRESH of the materialized views over them. VACUUM cannot run inside a function: run the vacuum steps yourself.';
 
 -- The DDL watch: warns when a migration adds what the erasure catalog does not cover, and keeps
 -- the catalog in step when registered tables or columns are dropped. It never makes DDL fail and

@@ -53,7 +53,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.ledger_since(bigint), erasure.ledger_export(bigint), erasure.release_expired(text),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
-    erasure.process_requests(text), erasure.cleanup()
+    erasure.process_requests(text), erasure.cleanup(text)
    TO erasure_operator;
 GRANT EXECUTE ON PROCEDURE erasure.erase_batches(text, text, integer, text, boolean) TO erasure_operator;
 
@@ -64,7 +64,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
     erasure.personal_name_pattern(), erasure.missing_privilege(oid, regclass, text),
-    erasure.values_look_personal(regclass, name), erasure.pending_vacuum(), erasure.relations_reading(regclass)
+    erasure.values_look_personal(regclass, name), erasure.pending_vacuum(text), erasure.relations_reading(regclass)
    TO erasure_admin;
 
 -- A pure function of its arguments: without the key it tells nothing. Subject owners'

@@ -179,8 +179,8 @@ fn release_expired(subject: Option<&str>) -> TableIterator<'static, (name!(table
 }
 
 #[pg_extern(sql = false)]
-fn cleanup() -> TableIterator<'static, (name!(rel, pg_sys::Oid), name!(step, String))> {
-    TableIterator::new(execute::cleanup::cleanup())
+fn cleanup(subject: Option<&str>) -> TableIterator<'static, (name!(rel, pg_sys::Oid), name!(step, String))> {
+    TableIterator::new(execute::cleanup::cleanup(subject))
 }
 
 #[pg_extern(sql = false)]

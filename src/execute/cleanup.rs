@@ -2,6 +2,7 @@
 //!
 //! ```sql
 //! SELECT * FROM erasure.cleanup();   -- ANALYZE and REFRESH; then VACUUM what pending_vacuum() lists
+//! SELECT * FROM erasure.cleanup('customer');   -- after the erasures of one subject
 //! ```
 //!
 //! Each runs as the relation's owner, restricted, like everything else tied to a table: an
@@ -14,15 +15,15 @@ use pgrx::prelude::*;
 use crate::error::*;
 use crate::security;
 
-pub fn cleanup() -> Vec<(pg_sys::Oid, String)> {
+pub fn cleanup(subject: Option<&str>) -> Vec<(pg_sys::Oid, String)> {
     Spi::connect_mut(|client| {
         let extension_owner = security::extension_owner(client);
         let steps: Vec<(pg_sys::Oid, String, String)> = security::as_extension_owner(extension_owner, || {
             spi(client.select(
-                "SELECT p.tbl::pg_catalog.oid, p.step, p.tbl::pg_catalog.text FROM erasure.pending_vacuum() p
+                "SELECT p.tbl::pg_catalog.oid, p.step, p.tbl::pg_catalog.text FROM erasure.pending_vacuum($1) p
                   WHERE p.step IN ('analyze', 'refresh') ORDER BY p.step, p.tbl::pg_catalog.text",
                 None,
-                &[],
+                &[subject.into()],
             ))
             .map(|row| {
                 (
