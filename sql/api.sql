@@ -10,12 +10,13 @@ CREATE FUNCTION erasure.register_subject(
     subject text,
     tbl regclass,
     key_column name DEFAULT NULL,
-    summary_columns name[] DEFAULT '{}'
+    summary_columns name[] DEFAULT '{}',
+    personal_key boolean DEFAULT false
 ) RETURNS void
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'register_subject_wrapper';
-COMMENT ON FUNCTION erasure.register_subject(text, regclass, name, name[]) IS
-    'Registers a data subject (e.g. customer) stored in tbl, identified by key_column (default: the single-column primary key).';
+COMMENT ON FUNCTION erasure.register_subject(text, regclass, name, name[], boolean) IS
+    'Registers a data subject (e.g. customer) stored in tbl, identified by key_column (default: the single-column primary key); with personal_key, what pg_erasure keeps about erasures holds a keyed digest of the key, never the key.';
 
 CREATE FUNCTION erasure.register_table(
     subject text,
@@ -150,6 +151,12 @@ LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'erasure_preview_wrapper';
 COMMENT ON FUNCTION erasure.erasure_preview(text, text) IS
     'erasure.erasure_preview(anyelement, text), key given as text.';
+
+CREATE FUNCTION erasure.ledger_key(subject text, key text) RETURNS text
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ledger_key_wrapper';
+COMMENT ON FUNCTION erasure.ledger_key(text, text) IS
+    'The key as the ledger records it: the key itself, or for a subject registered with personal_key its keyed digest (hmac:…).';
 
 CREATE FUNCTION erasure.canonical_key(subject text, id text) RETURNS text
 LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
@@ -294,10 +301,12 @@ BEGIN
                 detail := pg_catalog.jsonb_build_object('blockers', preview -> 'blockers', 'held_until', held);
             ELSE
                 report := erasure.anonymize(queued.subject, queued.key, mode, queued.reference);
+                -- Done: the request keeps the key as the ledger does (a digest of a personal key).
                 UPDATE erasure.request_queue q
                    SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, blockers = NULL,
                        held_until = NULL, last_sqlstate = NULL, last_error = NULL,
-                       ledger_request_id = CAST(report ->> 'request_id' AS bigint)
+                       ledger_request_id = CAST(report ->> 'request_id' AS bigint),
+                       key = erasure.ledger_key(queued.subject, queued.key)
                  WHERE q.id = queued.id;
                 status := 'done';
                 detail := report;
@@ -308,7 +317,8 @@ BEGIN
                 -- erase, and the request ends saying so.
                 UPDATE erasure.request_queue q
                    SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, closed_as = 'not_found',
-                       blockers = NULL, held_until = NULL, last_sqlstate = NULL, last_error = NULL
+                       blockers = NULL, held_until = NULL, last_sqlstate = NULL, last_error = NULL,
+                       key = erasure.ledger_key(queued.subject, queued.key)
                  WHERE q.id = queued.id;
                 status := 'not_found';
                 detail := pg_catalog.jsonb_build_object('sqlstate', SQLSTATE, 'message', SQLERRM);

@@ -10,10 +10,13 @@ CREATE TABLE erasure.subjects (
     subject         text PRIMARY KEY CHECK (subject <> ''),
     tbl             regclass NOT NULL UNIQUE,
     key_column      name NOT NULL,
-    summary_columns name[] NOT NULL DEFAULT '{}'
+    summary_columns name[] NOT NULL DEFAULT '{}',
+    personal_key    boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE erasure.subjects IS
     'Data subjects (e.g. customer): the table holding one row per subject and its key column.';
+COMMENT ON COLUMN erasure.subjects.personal_key IS
+    'The key is itself personal (an e-mail address): the ledger, its export, replay documents and notifications hold a keyed digest of it (hmac:…) instead.';
 
 CREATE TABLE erasure.tables (
     subject        text NOT NULL REFERENCES erasure.subjects ON DELETE CASCADE,

@@ -250,6 +250,18 @@ BEGIN
        AND NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = s.subject AND o.tbl = c.oid)
        AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND a.attnum = ANY (f.conkey));
 
+    -- A key that is itself personal (an e-mail address) stays in the ledger, its export and the
+    -- notifications unless the subject says so.
+    RETURN QUERY
+    SELECT 'warning', s.tbl, s.key_column,
+           'the key looks personal: the ledger, its export and the notifications keep it',
+           format('SELECT erasure.register_subject(%L, %L, key_column => %L, personal_key => true);', s.subject, s.tbl::text, s.key_column)
+      FROM erasure.subjects s
+      JOIN erasure.registered_tables($1) own ON own.subject = s.subject AND own.tbl = s.tbl
+     WHERE NOT s.personal_key
+       AND (s.key_column ~* erasure.personal_name_pattern()
+            OR coalesce(erasure.values_look_personal(s.tbl, s.key_column), false));
+
     -- Retained tables should say why.
     RETURN QUERY
     SELECT 'warning', r.tbl, NULL::name, 'retained without a reason',

@@ -58,7 +58,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON PROCEDURE erasure.erase_batches(text, text, integer, text, boolean) TO erasure_operator;
 
 GRANT EXECUTE ON FUNCTION
-    erasure.register_subject(text, regclass, name, name[]),
+    erasure.register_subject(text, regclass, name, name[], boolean),
     erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name),
     erasure.set_policy(regclass, name, text, jsonb), erasure.drop_policy(regclass, name),
     erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),

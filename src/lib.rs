@@ -55,12 +55,14 @@ fn register_subject(
     tbl: Option<pg_sys::Oid>,
     key_column: Option<&CStr>,
     summary_columns: Option<Array<'_, &CStr>>,
+    personal_key: Option<bool>,
 ) {
     register::register_subject(
         require(subject, "subject"),
         require(tbl, "tbl"),
         key_column.map(name_text),
         summary_columns.map(|s| name_list(s, "summary_columns")).unwrap_or_default(),
+        require(personal_key, "personal_key"),
     )
 }
 
@@ -209,6 +211,11 @@ fn residual_scan(
 fn erasure_preview(id: Option<AnyElement>, subject: Option<&str>) -> JsonB {
     let (subject, id) = (require(subject, "subject"), id_text(id));
     execute::preview(subject, &id)
+}
+
+#[pg_extern(sql = false)]
+fn ledger_key(subject: Option<&str>, key: Option<&str>) -> String {
+    execute::ledger::ledger_key(require(subject, "subject"), require(key, "key"))
 }
 
 #[pg_extern(sql = false)]

@@ -24,6 +24,8 @@ pub struct SubjectEntry {
     pub tbl: pg_sys::Oid,
     pub key_column: String,
     pub summary_columns: Vec<String>,
+    /// The key is itself personal: the ledger keeps a keyed digest of it.
+    pub personal_key: bool,
 }
 
 /// What an erasure does to a registered table's rows.
@@ -83,7 +85,7 @@ pub struct BlockerEntry {
 pub fn subject(client: &SpiClient<'_>, subject: &str) -> Option<SubjectEntry> {
     let rows = spi(read(
         client,
-        "SELECT tbl::pg_catalog.oid, key_column::pg_catalog.text, summary_columns::pg_catalog.text[]
+        "SELECT tbl::pg_catalog.oid, key_column::pg_catalog.text, summary_columns::pg_catalog.text[], personal_key
            FROM erasure.subjects WHERE subject = $1",
         &[subject.into()],
     ));
@@ -96,6 +98,7 @@ pub fn subject(client: &SpiClient<'_>, subject: &str) -> Option<SubjectEntry> {
         tbl: spi(row.get(1)).unwrap_or(pg_sys::InvalidOid),
         key_column: spi(row.get(2)).unwrap_or_default(),
         summary_columns: spi(row.get(3)).unwrap_or_default(),
+        personal_key: spi(row.get(4)).unwrap_or(false),
     })
 }
 

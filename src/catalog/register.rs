@@ -26,7 +26,13 @@ use crate::error::*;
 use crate::plan;
 use crate::security;
 
-pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<String>, summary_columns: Vec<String>) {
+pub fn register_subject(
+    subject: &str,
+    tbl: pg_sys::Oid,
+    key_column: Option<String>,
+    summary_columns: Vec<String>,
+    personal_key: bool,
+) {
     if subject.is_empty() {
         ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "subject name must not be empty").raise();
     }
@@ -64,6 +70,30 @@ pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<Stri
         for col in &summary_columns {
             schema::column(&relation, &columns, col);
         }
+        if personal_key {
+            // The digest is keyed: without the key, none can be made (55000).
+            crate::keyed_hash::key();
+        }
+        if let Some(existing) = entries::subject(client, subject).filter(|e| e.personal_key != personal_key) {
+            let recorded: bool = security::as_extension_owner(security::extension_owner(client), || {
+                spi(client
+                    .select("SELECT EXISTS (SELECT FROM erasure.ledger WHERE subject = $1)", None, &[subject.into()])
+                    .and_then(|rows| rows.first().get_one::<bool>()))
+            })
+            .unwrap_or(false);
+            if recorded {
+                ErasureError::new(
+                    ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("erasure subject \"{subject}\" already has erasures in the ledger"),
+                )
+                .detail(format!(
+                    "They record its keys {}; changing personal_key would make repeats and replays miss them.",
+                    if existing.personal_key { "as digests" } else { "as they are" }
+                ))
+                .hint("Register the subject under a new name for the new setting.")
+                .raise();
+            }
+        }
         if let Some(existing) = entries::subject(client, subject) {
             if existing.tbl != tbl && !entries::tables(client, subject).is_empty() {
                 ErasureError::new(
@@ -83,13 +113,13 @@ pub fn register_subject(subject: &str, tbl: pg_sys::Oid, key_column: Option<Stri
         }
         security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
-                "INSERT INTO erasure.subjects (subject, tbl, key_column, summary_columns)
-                 VALUES ($1, $2, $3, $4::pg_catalog.name[])
+                "INSERT INTO erasure.subjects (subject, tbl, key_column, summary_columns, personal_key)
+                 VALUES ($1, $2, $3, $4::pg_catalog.name[], $5)
                  ON CONFLICT (subject) DO UPDATE
                     SET tbl = excluded.tbl, key_column = excluded.key_column,
-                        summary_columns = excluded.summary_columns",
+                        summary_columns = excluded.summary_columns, personal_key = excluded.personal_key",
                 None,
-                &[subject.into(), tbl.into(), key_column.as_str().into(), summary_columns.into()],
+                &[subject.into(), tbl.into(), key_column.as_str().into(), summary_columns.into(), personal_key.into()],
             ));
         });
     });

@@ -89,12 +89,12 @@ pub fn refuse(plan: &Plan, key: &Key, items: &[Item]) -> ! {
     let noun = if items.len() == 1 { "blocking item" } else { "blocking items" };
     ErasureError::new(
         ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        format!("{} \"{}\" cannot be erased yet: {} {noun}", plan.subject, key.text, items.len()),
+        format!("{} cannot be erased yet: {} {noun}", super::named(plan, &key.text), items.len()),
     )
     .detail(detail.join("\n"))
     .hint(format!(
         "SELECT * FROM erasure.erasure_blockers('{}', '{}') lists them; resolve them and retry.",
-        key.text.replace('\'', "''"),
+        if plan.digest_key.is_some() { "<key>".to_string() } else { key.text.replace('\'', "''") },
         plan.subject.replace('\'', "''")
     ))
     .raise()

@@ -22,17 +22,48 @@ pub fn as_ledger_owner<R>(plan: &Plan, f: impl FnOnce() -> R) -> R {
     crate::security::as_extension_owner(plan.extension_owner, f)
 }
 
+/// The key as the ledger records it: the key, or for a subject with a personal key its keyed
+/// digest `hmac:<hex>`, which identifies it to whoever holds the key and tells nobody else
+/// anything.
+pub fn recorded_key(plan: &Plan, key: &str) -> String {
+    match &plan.digest_key {
+        Some(secret) => format!("hmac:{}", crate::keyed_hash::hmac_sha256(key, secret)),
+        None => key.to_string(),
+    }
+}
+
+/// The keys that keys recorded in the ledger stand for, as (recorded, key): themselves, or for
+/// a subject with a personal key, the keys of the subject rows whose digest they are (found by
+/// a scan of the subject's table; digests of deleted subjects find nothing).
+pub fn keys_of(client: &SpiClient<'_>, plan: &Plan, recorded: &[String]) -> Vec<(String, String)> {
+    let (Some(statement), Some(secret)) = (&plan.by_digest, &plan.digest_key) else {
+        return recorded.iter().map(|k| (k.clone(), k.clone())).collect();
+    };
+    spi(client.select(statement, None, &[secret.as_str().into(), recorded.to_vec().into()]))
+        .map(|row| (spi(row.get(1)).unwrap_or_default(), spi(row.get(2)).unwrap_or_default()))
+        .collect()
+}
+
+/// `erasure.ledger_key(subject, key)`: `recorded_key` for SQL (the request queue).
+pub fn ledger_key(subject: &str, key: &str) -> String {
+    crate::plan::cache::with_plan(subject, |plan| recorded_key(plan, key))
+}
+
 pub fn find(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Option<Entry> {
     find_many(client, plan, std::slice::from_ref(&key.text)).pop().map(|(_, entry)| entry)
 }
 
 /// The ledger entries of those of `keys` that were erased, with their keys.
 pub fn find_many(client: &SpiClient<'_>, plan: &Plan, keys: &[String]) -> Vec<(String, Entry)> {
+    let recorded: std::collections::HashMap<String, &String> =
+        keys.iter().map(|k| (recorded_key(plan, k), k)).collect();
+    let lookup: Vec<String> = recorded.keys().cloned().collect();
     let rows = as_ledger_owner(plan, || {
-        spi(client.select(&plan.ledger.find, None, &[plan.subject.as_str().into(), keys.to_vec().into()]))
+        spi(client.select(&plan.ledger.find, None, &[plan.subject.as_str().into(), lookup.into()]))
     });
     rows.map(|row| {
-        let key: String = spi(row.get(1)).unwrap_or_default();
+        let found: String = spi(row.get(1)).unwrap_or_default();
+        let key = recorded.get(&found).map_or(found, |k| (*k).clone());
         let entry = Entry {
             request_id: spi(row.get(2)).unwrap_or_default(),
             status: spi(row.get(3)).unwrap_or_default(),
@@ -53,7 +84,7 @@ pub fn record(
     reference: Option<&str>,
     erasures: &[(String, &str, Value)],
 ) -> Vec<i64> {
-    let keys: Vec<String> = erasures.iter().map(|e| e.0.clone()).collect();
+    let keys: Vec<String> = erasures.iter().map(|e| recorded_key(plan, &e.0)).collect();
     let statuses: Vec<String> = erasures.iter().map(|e| e.1.to_string()).collect();
     let tables: Vec<String> = erasures.iter().map(|e| e.2.to_string()).collect();
     as_ledger_owner(plan, || {

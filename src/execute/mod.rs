@@ -112,7 +112,7 @@ pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pg
             Outcome::Blocked(items) => blockers::refuse(plan, &key, &items),
             Outcome::Refused(why) => ErasureError::new(
                 ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!("{} \"{}\" cannot be deleted: {why}", plan.subject, key.text),
+                format!("{} cannot be deleted: {why}", named(plan, &key.text)),
             )
             .hint("Anonymize instead: erasure.anonymize(subject, id, 'anonymize') keeps retained rows untouched.")
             .raise(),
@@ -129,7 +129,7 @@ pub fn erase_one(
     reference: Option<&str>,
     check: Blockers,
 ) -> Outcome {
-    let who = format!("{} \"{}\"", plan.subject, key.text);
+    let who = named(plan, &key.text);
     let stored: Option<String> = locks::run(&who, &plan.subject_table, || {
         spi(client.update(&plan.lock_subject, None, &[key.argument()]))
             .next()
@@ -440,8 +440,19 @@ pub fn applying<R>(who: &str, f: impl FnOnce() -> R) -> R {
     })
 }
 
+/// A subject as messages name it: `customer "42"`; for a personal key, its digest, since errors
+/// reach the server log.
+pub fn named(plan: &Plan, key: &str) -> String {
+    format!("{} \"{}\"", plan.subject, ledger::recorded_key(plan, key))
+}
+
 pub fn not_found(plan: &Plan, key: &Key) -> ! {
-    ErasureError::new(ERRCODE_NO_DATA_FOUND, format!("{} \"{}\" does not exist", plan.subject, key.text))
-        .detail(format!("No row of {} has {} = {}.", plan.subject_table, plan.key_column, key.text))
+    ErasureError::new(ERRCODE_NO_DATA_FOUND, format!("{} does not exist", named(plan, &key.text)))
+        .detail(format!(
+            "No row of {} has {} = {}.",
+            plan.subject_table,
+            plan.key_column,
+            ledger::recorded_key(plan, &key.text)
+        ))
         .raise()
 }

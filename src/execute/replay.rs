@@ -18,7 +18,7 @@ use serde_json::Value;
 use pgrx::prelude::*;
 
 use super::key::Key;
-use super::{erase_one, require_complete, Blockers, Mode, Outcome};
+use super::{erase_one, ledger, require_complete, Blockers, Mode, Outcome};
 use crate::error::*;
 use crate::plan::cache;
 use crate::security;
@@ -78,22 +78,28 @@ fn again(entry: &Entry, mode: Mode) -> String {
             .raise();
         }
         require_complete(plan);
-        let key = Key::parse(plan, &entry.key);
-        let outcome = Spi::connect_mut(|client| erase_one(client, plan, &key, mode, Some(&reference), Blockers::Skip));
-        match outcome {
-            Outcome::Erased(report) => report["status"].as_str().unwrap_or_default().to_string(),
-            Outcome::AlreadyErased(_) => "present".to_string(),
-            Outcome::NotFound => "not_found".to_string(),
-            Outcome::Refused(why) => ErasureError::new(
-                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!("{} \"{}\" cannot be deleted again: {why}", plan.subject, key.text),
-            )
-            .detail(format!(
-                "Request {} deleted it; the restored database keeps rows that must stay.",
-                entry.request_id
-            ))
-            .raise(),
-            Outcome::Blocked(_) => unreachable!("a replay does not check blockers"),
-        }
+        Spi::connect_mut(|client| {
+            // A personal key is in the export as its digest: the subject is the row it digests.
+            let Some((_, key)) = ledger::keys_of(client, plan, std::slice::from_ref(&entry.key)).pop() else {
+                return "not_found".to_string();
+            };
+            let key = Key::parse(plan, &key);
+            let outcome = erase_one(client, plan, &key, mode, Some(&reference), Blockers::Skip);
+            match outcome {
+                Outcome::Erased(report) => report["status"].as_str().unwrap_or_default().to_string(),
+                Outcome::AlreadyErased(_) => "present".to_string(),
+                Outcome::NotFound => "not_found".to_string(),
+                Outcome::Refused(why) => ErasureError::new(
+                    ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("{} cannot be deleted again: {why}", super::named(plan, &key.text)),
+                )
+                .detail(format!(
+                    "Request {} deleted it; the restored database keeps rows that must stay.",
+                    entry.request_id
+                ))
+                .raise(),
+                Outcome::Blocked(_) => unreachable!("a replay does not check blockers"),
+            }
+        })
     })
 }

@@ -90,6 +90,11 @@ pub struct Plan {
     pub owner: pg_sys::Oid,
     /// The extension's owner: the ledger's statements run as this role.
     pub extension_owner: pg_sys::Oid,
+    /// For a subject whose key is personal, the hmac key the ledger's digests of it are made
+    /// with (`execute::ledger::recorded_key`), and the statement finding subjects by digest:
+    /// `$1` the hmac key, `$2` digests (text[]); returns (digest, key).
+    pub digest_key: Option<String>,
+    pub by_digest: Option<OwnedPreparedStatement>,
     pub subject_table: String,
     pub key_column: String,
     pub key_type: pg_sys::Oid,
@@ -396,10 +401,23 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         ),
     };
 
+    let digest_key = subject.personal_key.then(crate::keyed_hash::key);
+    let by_digest = digest_key.is_some().then(|| {
+        let text_array = unsafe { pg_sys::get_array_type(pg_sys::TEXTOID) };
+        prepare_as(
+            false,
+            statements::keys_by_digest(&root_name, &subject.key_column),
+            &[pg_sys::TEXTOID, text_array],
+            "its personal keys cannot be found by digest".into(),
+        )
+    });
+
     Plan {
         subject: subject_name.to_string(),
         owner,
         extension_owner: security::extension_owner(client),
+        digest_key,
+        by_digest,
         subject_table: root_name,
         key_column: subject.key_column,
         key_type,

@@ -269,6 +269,18 @@ pub fn lock_keys(table: &str, key_column: &str) -> String {
     )
 }
 
+/// The subjects of `table` whose key's digest (as `execute::ledger::recorded_key` makes it, with
+/// the hmac key `$1`) is one of `$2`: (digest, key). A full scan; only replays and releases of
+/// subjects with personal keys need it.
+pub fn keys_by_digest(table: &str, key_column: &str) -> String {
+    let key = format!("CAST({} AS pg_catalog.text)", qualified(table, key_column));
+    format!(
+        "SELECT d.digest, {key} FROM {table}
+          CROSS JOIN LATERAL (SELECT 'hmac:' OPERATOR(pg_catalog.||) erasure.hmac_sha256({key}, $1)) AS d(digest)
+          WHERE d.digest OPERATOR(pg_catalog.=) ANY ($2)"
+    )
+}
+
 /// The erasures recorded for some keys of a subject: `$1` the subject, `$2` the keys (text[]).
 /// The digest and the condition on `status` are the unique index `ledger_subject_key`'s: without
 /// them the lookup would read the whole ledger, growing with every erasure.
