@@ -43,7 +43,7 @@ pub fn release_expired(subject: Option<&str>) -> Vec<(String, i64)> {
 }
 
 fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
-    let keys: Vec<String> = spi(ledger::as_ledger_owner(plan, || {
+    let recorded: Vec<String> = spi(ledger::as_ledger_owner(plan, || {
         client.select(
             "SELECT key FROM erasure.ledger WHERE subject = $1 AND status = 'anonymized' ORDER BY key",
             None,
@@ -52,13 +52,19 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
     }))
     .map(|row| spi(row.get::<String>(1)).unwrap_or_default())
     .collect();
+    // The keys the ledger's records stand for (the same, but for digests of personal keys).
+    let keys_of: BTreeMap<String, String> = ledger::keys_of(client, plan, &recorded).into_iter().collect();
+    let keys: Vec<String> = keys_of.values().cloned().collect();
     let array = (!keys.is_empty()).then(|| KeyArray::new(client, plan, &keys));
     let mut totals = Vec::new();
     let mut per_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for release in &plan.releases {
         let mut rows = 0;
         if let Some(array) = &array {
-            let cutoffs = previous_cutoffs(client, plan, &release.table);
+            let cutoffs: Map<String, Value> = previous_cutoffs(client, plan, &release.table)
+                .into_iter()
+                .filter_map(|(recorded, cutoff)| keys_of.get(&recorded).map(|key| (key.clone(), cutoff)))
+                .collect();
             let mut arguments = vec![array.argument()];
             arguments.extend(release.parameters.iter().map(|v| v.as_str().into()));
             arguments.push(release.retain_for.as_str().into());
