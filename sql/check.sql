@@ -94,6 +94,20 @@ BEGIN
        AND c.conrelid <> r.tbl
        AND c.conrelid::regclass::text NOT LIKE 'erasure.%';
 
+    -- Inheritance children of registered tables (not partitions): an erasure changes ONLY the
+    -- registered table, so a child holding the subject's rows is registered on its own.
+    RETURN QUERY
+    SELECT DISTINCT 'error', i.inhrelid::regclass, NULL::name,
+           format('inherits from registered table %s but is not registered: the erasure leaves its rows as they are', r.tbl),
+           format('SELECT erasure.register_table(%L, %L, %L%s);  -- then its column policies', r.subject,
+                  i.inhrelid::regclass::text, r.action,
+                  coalesce(', via => ' || quote_literal(t.via::text) || ', parent => ' || quote_literal(t.parent::text), ''))
+      FROM erasure.registered_tables($1) r
+      JOIN pg_class p ON p.oid = r.tbl AND p.relkind = 'r'
+      JOIN pg_inherits i ON i.inhparent = r.tbl
+      LEFT JOIN erasure.tables t ON t.subject = r.subject AND t.tbl = r.tbl
+     WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = i.inhrelid);
+
     -- Policies the table no longer allows, or that will fail on the second erasure.
     RETURN QUERY
     SELECT 'error', p.tbl, p.col, problem.text, format('SELECT erasure.drop_policy(%L, %L);  -- then set it again', p.tbl::text, p.col)

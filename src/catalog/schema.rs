@@ -13,6 +13,10 @@ pub struct Relation {
     pub oid: pg_sys::Oid,
     /// Schema-qualified, quoted where needed: both the display name and the SQL to name it.
     pub name: String,
+    /// What an UPDATE, DELETE or lock of its rows names: `ONLY name` for a table with
+    /// inheritance children, which are registered (and erased) on their own, so that the
+    /// parent's statement neither reaches their rows nor shadows their own statements.
+    pub target: String,
 }
 
 /// A live (not dropped) column.
@@ -61,7 +65,8 @@ pub struct ForeignKey {
 pub fn relation(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Relation {
     let row = spi(client.select(
         "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind::pg_catalog.text,
-                c.relpersistence::pg_catalog.text
+                c.relpersistence::pg_catalog.text,
+                c.relkind = 'r' AND EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
            FROM pg_catalog.pg_class c WHERE c.oid = $1",
         None,
         &[oid.into()],
@@ -87,7 +92,9 @@ pub fn relation(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Relation {
             )
             .raise();
     }
-    Relation { oid, name }
+    let inherited: bool = spi(row.get(4)).unwrap_or(false);
+    let target = if inherited { format!("ONLY {name}") } else { name.clone() };
+    Relation { oid, name, target }
 }
 
 /// The live columns of a table, in attribute order.

@@ -280,11 +280,11 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         (0..nodes.len())
             .filter(|&i| changing(i))
             .map(|i| {
-                let name = &nodes[i].relation.name;
+                let (name, target) = (&nodes[i].relation.name, &nodes[i].relation.target);
                 TableLock {
                     table: name.clone(),
                     statement: prepare(
-                        statements::lock_rows(name, &conditions[i], &lock_orders[i]),
+                        statements::lock_rows(target, name, &conditions[i], &lock_orders[i]),
                         &[keys_type],
                         format!("the rows of table \"{name}\" cannot be selected (check its via columns and filter)"),
                     ),
@@ -478,7 +478,7 @@ impl Shape<'_> {
         let mut changes = Vec::new();
         let mut counts = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
-            let (table, condition) = (&node.relation.name, &self.conditions[i]);
+            let (table, condition) = (&node.relation.target, &self.conditions[i]);
             let subject_key = match self.keys {
                 Keys::One => None,
                 Keys::Batch => Some(subject_key(self.nodes, i, self.key_column)),
@@ -601,7 +601,7 @@ fn releases(
         );
         let returning = format!("{subject_key} AS k, CAST({expiry} AS pg_catalog.timestamptz) AS expiry");
         let sql = statements::apply_by_key(
-            &[statements::update_cte("t", table, &assignments, &condition, &returning)],
+            &[statements::update_cte("t", &node.relation.target, &assignments, &condition, &returning)],
             &["SELECT k, pg_catalog.count(*), CAST(pg_catalog.max(expiry) AS pg_catalog.text) FROM t GROUP BY k"
                 .to_string()],
         );

@@ -98,13 +98,14 @@ pub fn stored_key(table: &str, condition: &str, key_column: &str, lock: bool) ->
 
 /// Locks the subject's rows of `table`, in key order so that concurrent erasures queue up
 /// instead of deadlocking.
-pub fn lock_rows(table: &str, condition: &str, order_by: &[String]) -> String {
+/// `target` is what the statement locks (`ONLY table` for a table with inheritance children).
+pub fn lock_rows(target: &str, table: &str, condition: &str, order_by: &[String]) -> String {
     let order = if order_by.is_empty() {
         String::new()
     } else {
         format!(" ORDER BY {}", order_by.iter().map(|c| qualified(table, c)).collect::<Vec<_>>().join(", "))
     };
-    format!("SELECT FROM {table} WHERE {condition}{order} FOR UPDATE")
+    format!("SELECT FROM {target} WHERE {condition}{order} FOR UPDATE")
 }
 
 pub fn count_rows(table: &str, condition: &str) -> String {
@@ -358,7 +359,7 @@ mod tests {
     #[pg_test]
     fn locks_in_key_order() {
         assert_eq!(
-            lock_rows("shop.orders", "cond", &["id".into()]),
+            lock_rows("shop.orders", "shop.orders", "cond", &["id".into()]),
             "SELECT FROM shop.orders WHERE cond ORDER BY shop.orders.id FOR UPDATE"
         );
     }
