@@ -42,6 +42,12 @@ $$;
 COMMENT ON FUNCTION erasure.missing_privilege(oid, regclass, text) IS
     'The first privilege the role owner lacks on tbl to erase its rows under action mask, delete (SELECT, UPDATE, DELETE) or retain (SELECT); NULL when none is missing.';
 
+CREATE FUNCTION erasure.check_policy(tbl regclass, col name) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'check_policy_wrapper';
+COMMENT ON FUNCTION erasure.check_policy(regclass, name) IS
+    'Raises the error that setting the column''s masking policy again would raise now (the column retyped, dropped, made NOT NULL, given a unique index since): the rule erasure.set_policy() applies, for erasure.check().';
+
 CREATE FUNCTION erasure.values_look_personal(tbl regclass, col name) RETURNS boolean
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'values_look_personal_wrapper';
@@ -54,6 +60,8 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     keep record;
+    policy record;
+    why text;
     looks_personal boolean;
 BEGIN
     IF $1 IS NOT NULL AND EXISTS (SELECT FROM erasure.subjects s WHERE s.subject = $1)
@@ -108,26 +116,23 @@ BEGIN
       LEFT JOIN erasure.tables t ON t.subject = r.subject AND t.tbl = r.tbl
      WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = i.inhrelid);
 
-    -- Policies the table no longer allows, or that will fail on the second erasure.
-    RETURN QUERY
-    SELECT 'error', p.tbl, p.col, problem.text, format('SELECT erasure.drop_policy(%L, %L);  -- then set it again', p.tbl::text, p.col)
-      FROM erasure.column_policies p
-      JOIN erasure.registered_tables($1) r ON r.tbl = p.tbl AND r.action = 'mask'
-      LEFT JOIN pg_attribute a ON a.attrelid = p.tbl AND a.attname = p.col AND NOT a.attisdropped
-      LEFT JOIN pg_type ty ON ty.oid = a.atttypid
-      CROSS JOIN LATERAL (SELECT CASE
-          WHEN a.attname IS NULL THEN 'the column no longer exists'
-          WHEN p.strategy = 'null' AND a.attnotnull THEN 'strategy null on a column that is now NOT NULL'
-          WHEN p.strategy IN ('blank', 'hmac') AND ty.typcategory <> 'S' THEN format('strategy %s on a column now of type %s', p.strategy, format_type(a.atttypid, a.atttypmod))
-          WHEN p.strategy IN ('year_only', 'now') AND ty.typcategory <> 'D' THEN format('strategy %s on a column now of type %s', p.strategy, format_type(a.atttypid, a.atttypmod))
-          WHEN p.strategy = 'jsonb_remove' AND a.atttypid <> 'jsonb'::regtype THEN format('strategy jsonb_remove on a column now of type %s', format_type(a.atttypid, a.atttypmod))
-          WHEN (p.strategy IN ('constant', 'blank') AND p.params -> 'value' IS DISTINCT FROM 'null'
-                 OR p.strategy = 'placeholder' AND p.params ->> 'template' NOT LIKE '%{key}%' AND p.params ->> 'template' NOT LIKE '%{uuid}%')
-               AND EXISTS (
-                 SELECT FROM pg_index i WHERE i.indrelid = p.tbl AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)
-            THEN format('strategy %s writes the same value into a UNIQUE column: the second erasure would fail', p.strategy)
-          END AS text) AS problem
-     WHERE problem.text IS NOT NULL;
+    -- Policies the table no longer allows (a column retyped, dropped, made NOT NULL, given a
+    -- unique index or a domain since): registration's own rule, erasure.check_policy().
+    FOR policy IN
+        SELECT DISTINCT p.tbl, p.col FROM erasure.column_policies p
+          JOIN erasure.registered_tables($1) r ON r.tbl = p.tbl AND r.action = 'mask'
+         ORDER BY 1, 2
+    LOOP
+        BEGIN
+            PERFORM erasure.check_policy(policy.tbl, policy.col);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS why = PG_EXCEPTION_DETAIL;
+            severity := 'error'; tbl := policy.tbl; col := policy.col;
+            problem := SQLERRM || coalesce(' (' || nullif(rtrim(why, '.'), '') || ')', '');
+            hint := format('SELECT erasure.drop_policy(%L, %L);  -- then set it again', policy.tbl::text, policy.col);
+            RETURN NEXT;
+        END;
+    END LOOP;
 
     -- Columns kept as they are although their name or their values look personal.
     FOR keep IN

@@ -64,7 +64,8 @@ GRANT EXECUTE ON FUNCTION
     erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
     erasure.personal_name_pattern(), erasure.missing_privilege(oid, regclass, text),
-    erasure.values_look_personal(regclass, name), erasure.pending_vacuum(text), erasure.relations_reading(regclass)
+    erasure.values_look_personal(regclass, name), erasure.check_policy(regclass, name),
+    erasure.pending_vacuum(text), erasure.relations_reading(regclass)
    TO erasure_admin;
 
 -- A pure function of its arguments: without the key it tells nothing. Subject owners'

@@ -104,6 +104,11 @@ fn set_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>, strategy: Option<&st
 }
 
 #[pg_extern(sql = false)]
+fn check_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) {
+    register::check_policy(require(tbl, "tbl"), &name_text(require(col, "col")))
+}
+
+#[pg_extern(sql = false)]
 fn drop_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) {
     register::drop_policy(require(tbl, "tbl"), &name_text(require(col, "col")))
 }

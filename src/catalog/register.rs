@@ -336,7 +336,42 @@ fn resolve_link(
 }
 
 pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Value) {
-    let strategy = Strategy::parse(strategy_name, &params).unwrap_or_else(|e| match e {
+    let subjects = Spi::connect_mut(|client| {
+        let relation = schema::relation(client, tbl);
+        security::require_owner(client, &relation, "set its masking policies");
+        let subjects = entries::subjects_using(client, tbl);
+        hold(client, &subjects.iter().map(String::as_str).collect::<Vec<_>>(), &[tbl]);
+        if subjects.is_empty() {
+            ErasureError::new(ERRCODE_UNDEFINED_OBJECT, format!("table \"{}\" is not registered", relation.name))
+                .hint("Register it first with erasure.register_subject() or erasure.register_table().")
+                .raise();
+        }
+        validate_policy(client, &relation, col, strategy_name, &params, &subjects);
+        security::as_extension_owner(security::extension_owner(client), || {
+            spi(client.update(
+                "INSERT INTO erasure.column_policies (tbl, col, strategy, params) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tbl, col) DO UPDATE SET strategy = excluded.strategy, params = excluded.params",
+                None,
+                &[tbl.into(), col.into(), strategy_name.into(), pgrx::JsonB(params).into()],
+            ));
+        });
+        subjects
+    });
+    catalog_changed(&subjects);
+}
+
+/// Whether the policy `strategy_name` with `params` can mask `col` of `relation` at every
+/// erasure of `subjects`, raising the error that says why not: the one rule that registration
+/// (`set_policy`) and `erasure.check()` (`check_policy`, after the schema changed) apply.
+fn validate_policy(
+    client: &SpiClient<'_>,
+    relation: &Relation,
+    col: &str,
+    strategy_name: &str,
+    params: &Value,
+    subjects: &[String],
+) {
+    let strategy = Strategy::parse(strategy_name, params).unwrap_or_else(|e| match e {
         StrategyError::Unknown => {
             ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, format!("unknown masking strategy \"{strategy_name}\""))
                 .hint(format!("Use one of: {}.", strategy::NAMES))
@@ -349,74 +384,65 @@ pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Valu
         .detail(format!("Params {params}: {why}."))
         .raise(),
     });
-    let subjects = Spi::connect_mut(|client| {
+    let tbl = relation.oid;
+    let columns = schema::columns(client, tbl);
+    let column = schema::column(&relation, &columns, col);
+    if column.generated {
+        ErasureError::new(
+            ERRCODE_GENERATED_ALWAYS,
+            format!("column \"{col}\" of relation \"{}\" is a generated column", relation.name),
+        )
+        .detail("It is computed from other columns; mask those instead.")
+        .raise();
+    }
+    if let Some(why) = strategy.misfit(column) {
+        let code = if why.contains("NOT NULL") { ERRCODE_NOT_NULL_VIOLATION } else { ERRCODE_DATATYPE_MISMATCH };
+        ErasureError::new(
+            code,
+            format!(
+                "masking strategy \"{strategy_name}\" cannot be used on column \"{col}\" of relation \"{}\"",
+                relation.name
+            ),
+        )
+        .detail(format!("{why}."))
+        .raise();
+    }
+    if strategy != Strategy::Keep {
+        if let Some(use_) = entries::structural_use(client, tbl, col) {
+            ErasureError::new(
+                ERRCODE_INVALID_COLUMN_REFERENCE,
+                format!("column \"{col}\" of relation \"{}\" cannot be masked", relation.name),
+            )
+            .detail(format!("It {use_}; masking it would cut the link between the subject and its rows."))
+            .hint("Use the keep strategy, or mask another column.")
+            .raise();
+        }
+    }
+    let unique = strategy.writes_one_value().then(|| schema::unique_index_using(client, tbl, col)).flatten();
+    if let Some(index) = unique {
+        ErasureError::new(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "masking strategy \"{strategy_name}\" would write the same value into UNIQUE column \"{col}\" of relation \"{}\"",
+                relation.name
+            ),
+        )
+        .detail(format!("Index {index} would refuse the second erasure with a unique violation."))
+        .hint("Use a placeholder with {key} or {uuid}, e.g. '{\"template\": \"erased-{key}@invalid.example\"}', or null.")
+        .raise();
+    }
+    check_values(client, relation, column, &strategy, strategy_name, subjects);
+}
+
+/// `erasure.check_policy(tbl, col)`: raises what registering the column's policy again would
+/// raise now (a column retyped, made NOT NULL, given a unique index since), for `check()`.
+pub fn check_policy(tbl: pg_sys::Oid, col: &str) {
+    Spi::connect(|client| {
         let relation = schema::relation(client, tbl);
-        security::require_owner(client, &relation, "set its masking policies");
+        let Some(policy) = entries::policies(client, tbl).into_iter().find(|p| p.col == col) else { return };
         let subjects = entries::subjects_using(client, tbl);
-        hold(client, &subjects.iter().map(String::as_str).collect::<Vec<_>>(), &[tbl]);
-        if subjects.is_empty() {
-            ErasureError::new(ERRCODE_UNDEFINED_OBJECT, format!("table \"{}\" is not registered", relation.name))
-                .hint("Register it first with erasure.register_subject() or erasure.register_table().")
-                .raise();
-        }
-        let columns = schema::columns(client, tbl);
-        let column = schema::column(&relation, &columns, col);
-        if column.generated {
-            ErasureError::new(
-                ERRCODE_GENERATED_ALWAYS,
-                format!("column \"{col}\" of relation \"{}\" is a generated column", relation.name),
-            )
-            .detail("It is computed from other columns; mask those instead.")
-            .raise();
-        }
-        if let Some(why) = strategy.misfit(column) {
-            let code = if why.contains("NOT NULL") { ERRCODE_NOT_NULL_VIOLATION } else { ERRCODE_DATATYPE_MISMATCH };
-            ErasureError::new(
-                code,
-                format!(
-                    "masking strategy \"{strategy_name}\" cannot be used on column \"{col}\" of relation \"{}\"",
-                    relation.name
-                ),
-            )
-            .detail(format!("{why}."))
-            .raise();
-        }
-        if strategy != Strategy::Keep {
-            if let Some(use_) = entries::structural_use(client, tbl, col) {
-                ErasureError::new(
-                    ERRCODE_INVALID_COLUMN_REFERENCE,
-                    format!("column \"{col}\" of relation \"{}\" cannot be masked", relation.name),
-                )
-                .detail(format!("It {use_}; masking it would cut the link between the subject and its rows."))
-                .hint("Use the keep strategy, or mask another column.")
-                .raise();
-            }
-        }
-        let unique = strategy.writes_one_value().then(|| schema::unique_index_using(client, tbl, col)).flatten();
-        if let Some(index) = unique {
-            ErasureError::new(
-                ERRCODE_INVALID_PARAMETER_VALUE,
-                format!(
-                    "masking strategy \"{strategy_name}\" would write the same value into UNIQUE column \"{col}\" of relation \"{}\"",
-                    relation.name
-                ),
-            )
-            .detail(format!("Index {index} would refuse the second erasure with a unique violation."))
-            .hint("Use a placeholder with {key} or {uuid}, e.g. '{\"template\": \"erased-{key}@invalid.example\"}', or null.")
-            .raise();
-        }
-        check_values(client, &relation, column, &strategy, strategy_name, &subjects);
-        security::as_extension_owner(security::extension_owner(client), || {
-            spi(client.update(
-                "INSERT INTO erasure.column_policies (tbl, col, strategy, params) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (tbl, col) DO UPDATE SET strategy = excluded.strategy, params = excluded.params",
-                None,
-                &[tbl.into(), col.into(), strategy_name.into(), pgrx::JsonB(params).into()],
-            ));
-        });
-        subjects
-    });
-    catalog_changed(&subjects);
+        validate_policy(client, &relation, col, &policy.strategy, &policy.params, &subjects);
+    })
 }
 
 /// Checks the values a strategy writes, where they can be known before any erasure: they must

@@ -120,6 +120,7 @@ pub fn summary(table: &str, condition: &str, columns: &[String]) -> String {
 
 /// Finds the subject's identifying values (`$2`, a jsonb object {identifier: value}) inside
 /// `columns` of the subject's rows of `table`, case-insensitively: (row key, column, identifier).
+/// Its aliases are names no table is likely to have (a table called `c` would clash with `c`).
 pub fn residual_scan(table: &str, condition: &str, columns: &[String], key: &[String]) -> String {
     let row_key = match key {
         [] => "NULL".to_string(),
@@ -133,11 +134,12 @@ pub fn residual_scan(table: &str, condition: &str, columns: &[String], key: &[St
         .map(|c| format!("({}, CAST({} AS pg_catalog.text))", quote_literal(c), qualified(table, c)))
         .collect();
     format!(
-        "SELECT {row_key}, c.col, v.identifier
+        "SELECT {row_key}, \"pg_erasure column\".col, \"pg_erasure value\".identifier
            FROM {table}
-          CROSS JOIN LATERAL (VALUES {}) AS c(col, text)
-           JOIN pg_catalog.jsonb_each_text($2) AS v(identifier, value)
-             ON pg_catalog.strpos(pg_catalog.lower(c.text), pg_catalog.lower(v.value)) > 0
+          CROSS JOIN LATERAL (VALUES {}) AS \"pg_erasure column\"(col, text)
+           JOIN pg_catalog.jsonb_each_text($2) AS \"pg_erasure value\"(identifier, value)
+             ON pg_catalog.strpos(pg_catalog.lower(\"pg_erasure column\".text),
+                                  pg_catalog.lower(\"pg_erasure value\".value)) OPERATOR(pg_catalog.>) 0
           WHERE {condition}
           ORDER BY 1, 2, 3",
         texts.join(", ")
@@ -276,9 +278,9 @@ pub fn lock_keys(table: &str, key_column: &str) -> String {
 pub fn keys_by_digest(table: &str, key_column: &str) -> String {
     let key = format!("CAST({} AS pg_catalog.text)", qualified(table, key_column));
     format!(
-        "SELECT d.digest, {key} FROM {table}
-          CROSS JOIN LATERAL (SELECT 'hmac:' OPERATOR(pg_catalog.||) erasure.hmac_sha256({key}, $1)) AS d(digest)
-          WHERE d.digest OPERATOR(pg_catalog.=) ANY ($2)"
+        "SELECT \"pg_erasure digest\".digest, {key} FROM {table}
+          CROSS JOIN LATERAL (SELECT 'hmac:' OPERATOR(pg_catalog.||) erasure.hmac_sha256({key}, $1)) AS \"pg_erasure digest\"(digest)
+          WHERE \"pg_erasure digest\".digest OPERATOR(pg_catalog.=) ANY ($2)"
     )
 }
 
