@@ -224,6 +224,15 @@ BEGIN
            'ALTER DATABASE ... RESET erasure.hmac_key; -- then: SELECT erasure.set_hmac_key(''<new secret>'');'
       FROM pg_db_role_setting d, unnest(d.setconfig) AS c
      WHERE c LIKE 'erasure.hmac\_key=%';
+    -- In the server's configuration (ALTER SYSTEM, postgresql.conf), where a session that has
+    -- not loaded pg_erasure shows it to anyone; only who may read the files' settings can tell.
+    IF has_function_privilege('pg_catalog.pg_show_all_file_settings()', 'EXECUTE') THEN
+        RETURN QUERY
+        SELECT DISTINCT 'error', NULL::regclass, NULL::name,
+               format('erasure.hmac_key is set in %s, where sessions that have not loaded pg_erasure show it to anyone; pg_erasure does not use it', f.sourcefile),
+               'ALTER SYSTEM RESET erasure.hmac_key; SELECT pg_reload_conf(); -- then: SELECT erasure.set_hmac_key(''<new secret>'');'
+          FROM pg_file_settings f WHERE f.name = 'erasure.hmac_key';
+    END IF;
     RETURN QUERY
     SELECT DISTINCT 'error', p.tbl, p.col, 'strategy hmac, but no hmac key is set: erasures fail',
            'SELECT erasure.set_hmac_key(''<a long random secret>'');  -- as a superuser'
