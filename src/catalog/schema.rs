@@ -230,6 +230,21 @@ pub fn identifies_rows(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> b
     .unwrap_or(false)
 }
 
+/// The table and every table below it by partitioning or inheritance.
+pub fn table_and_descendants(client: &SpiClient<'_>, tbl: pg_sys::Oid) -> Vec<pg_sys::Oid> {
+    spi(client.select(
+        "WITH RECURSIVE tree(relid) AS (
+             SELECT $1::pg_catalog.oid
+             UNION
+             SELECT i.inhrelid FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid)
+         SELECT relid FROM tree",
+        None,
+        &[tbl.into()],
+    ))
+    .map(|row| spi(row.get::<pg_sys::Oid>(1)).unwrap_or(pg_sys::InvalidOid))
+    .collect()
+}
+
 /// A unique index or exclusion constraint whose key includes the column, or whose expression
 /// or predicate uses it (`UNIQUE (tenant_id, login)`, `UNIQUE (lower(login))`, an `EXCLUDE`):
 /// its name, if any. Writing one value into the column for every erased subject collides there.

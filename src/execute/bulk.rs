@@ -169,14 +169,14 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
             }
             super::applying(&who, || by_key(client, plan.outcomes.len(), statement, &arguments))
         };
-        let before = writes::so_far(client, plan);
+        let before = writes::so_far(plan);
         let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
         for decision in [Decision::Anonymize, Decision::Delete] {
             rows.extend(run(decision));
         }
         // Copies that triggers made of what the statements erased: the statements once more.
-        if writes::copies_made(client, plan, &who, &before) {
-            let again = writes::so_far(client, plan);
+        if writes::copies_made(plan, &who, &before) {
+            let again = writes::so_far(plan);
             for decision in [Decision::Anonymize, Decision::Delete] {
                 for (key, swept) in run(decision) {
                     if let Some(counts) = rows.get_mut(&key) {
@@ -184,7 +184,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
                     }
                 }
             }
-            writes::copies_made(client, plan, &who, &again);
+            writes::copies_made(plan, &who, &again);
         }
         let erasures: Vec<(String, &str, Value)> = decided
             .iter()

@@ -178,12 +178,12 @@ pub fn erase_one(
             Decision::Delete => counts(client, plan.outcomes.len(), &plan.delete_all, &[key.argument()]),
         })
     };
-    let before = writes::so_far(client, plan);
+    let before = writes::so_far(plan);
     let mut rows = run();
-    if writes::copies_made(client, plan, &who, &before) {
-        let again = writes::so_far(client, plan);
+    if writes::copies_made(plan, &who, &before) {
+        let again = writes::so_far(plan);
         add_deleted(plan, decision, &mut rows, &run());
-        writes::copies_made(client, plan, &who, &again);
+        writes::copies_made(plan, &who, &again);
     }
     let tables = report::tables(plan, decision, &rows);
     let status = report::status(decision);

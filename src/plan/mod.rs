@@ -136,9 +136,9 @@ pub struct Plan {
     pub unreviewed_columns: Vec<String>,
     /// Relations whose change makes this plan stale.
     pub relations: Vec<pg_sys::Oid>,
-    /// What the transaction has written so far to each table of the plan, in plan order
-    /// (`statements::changes_so_far`; `execute::writes`).
-    pub writes: OwnedPreparedStatement,
+    /// Per table of the plan, in plan order: it and its partitions and inheritance children,
+    /// whose writes during an erasure `execute::writes` watches.
+    pub watched: Vec<Vec<pg_sys::Oid>>,
     /// The errors `erasure.check()` reports for the subject, computed when strict mode first
     /// needs them; anything that could change them also makes the plan stale.
     pub check_errors: std::cell::OnceCell<Vec<String>>,
@@ -385,8 +385,7 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         })
         .collect();
 
-    let oids: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
-    let writes = prepare_as(false, statements::changes_so_far(&oids), &[], "its tables cannot be watched".into());
+    let watched = nodes.iter().map(|n| schema::table_and_descendants(client, n.relation.oid)).collect();
 
     let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
     relations.push(entries::catalog_oid(client));
@@ -444,7 +443,7 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
             .collect(),
         unreviewed_columns,
         relations,
-        writes,
+        watched,
         check_errors: std::cell::OnceCell::new(),
     }
 }

@@ -151,31 +151,6 @@ pub fn blocker(query: &str) -> String {
     format!("SELECT pg_catalog.to_jsonb(b) FROM {} AS b", embedded(query))
 }
 
-/// What the current transaction has written so far to each of `tables` (with their partitions
-/// and inheritance children), per table in the given order: the rows it inserted, and a
-/// fingerprint of everything it wrote — rows inserted, updated, deleted, and the table's files
-/// (a TRUNCATE gives new ones). Compared before and after an erasure's statement, they show what
-/// its triggers, rules and foreign key actions wrote besides the statement itself.
-pub fn changes_so_far(tables: &[pgrx::pg_sys::Oid]) -> String {
-    let oids: Vec<String> = tables.iter().map(|t| t.to_u32().to_string()).collect();
-    format!(
-        "WITH RECURSIVE tree(n, relid) AS (
-             SELECT r.n, r.tbl FROM pg_catalog.unnest(CAST(ARRAY[{}] AS pg_catalog.oid[])) WITH ORDINALITY AS r(tbl, n)
-             UNION ALL
-             SELECT t.n, i.inhrelid FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) t.relid)
-         SELECT CAST(pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_inserted(t.relid)) AS pg_catalog.int8),
-                pg_catalog.concat_ws('/',
-                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_inserted(t.relid)),
-                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_updated(t.relid)),
-                  pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_deleted(t.relid)),
-                  pg_catalog.string_agg(CAST(pg_catalog.pg_relation_filenode(t.relid) AS pg_catalog.text), ','
-                                        ORDER BY t.relid))
-           FROM tree t
-          GROUP BY t.n ORDER BY t.n",
-        oids.join(", ")
-    )
-}
-
 /// A batch's keys (`$1`, an array) as rows, for statements written for one key, and the
 /// expression that reads each: an alias no catalog SQL is likely to shadow.
 const BATCH_KEYS: &str = "pg_catalog.unnest($1) AS \"pg_erasure keys\"(key)";
