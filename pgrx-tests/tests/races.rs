@@ -25,8 +25,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -45,65 +44,13 @@ fn code(e: &postgres::Error) -> Option<&str> {
 // A statement in another thread, and waiting until it waits for a lock.
 // ---------------------------------------------------------------------------------------------
 
-/// A statement running in a thread of its own (with its own session).
-struct Pending<T> {
-    what: String,
-    done: Receiver<T>,
-    handle: Option<JoinHandle<()>>,
-}
-
-fn start<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> Pending<T> {
-    let (tx, done) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    Pending { what: what.to_string(), done, handle: Some(handle) }
-}
-
-impl<T: Debug> Pending<T> {
-    /// The result, if the statement has already returned.
-    fn returned(&mut self) -> Option<T> {
-        match self.done.try_recv() {
-            Ok(result) => Some(result),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => self.thread_panicked(),
-        }
-    }
-
-    /// The statement's result, failing if it takes longer than `within`.
-    fn finish(mut self, within: Duration) -> T {
-        match self.done.recv_timeout(within) {
-            Ok(result) => {
-                if let Some(handle) = self.handle.take() {
-                    let _ = handle.join();
-                }
-                result
-            }
-            Err(RecvTimeoutError::Timeout) => panic!("{} did not finish within {within:?}", self.what),
-            Err(RecvTimeoutError::Disconnected) => self.thread_panicked(),
-        }
-    }
-
-    fn thread_panicked(&mut self) -> ! {
-        let cause = match self.handle.take().map(JoinHandle::join) {
-            Some(Err(panic)) => panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
-        panic!("the thread running {} panicked: {cause}", self.what)
-    }
-}
-
 /// A lock a backend waits for, from pg_locks: (locktype, relation, objid).
 type Wait = (String, Option<u32>, Option<u32>);
 
 /// Polls from `observer` until backend `waiter` (running `pending`) waits on a heavyweight lock
 /// (`wait_event_type = 'Lock'`) that backend `holder` blocks, and returns its ungranted locks.
 /// Fails if the statement returns instead, or if that does not happen within DEADLINE.
-fn wait_for_lock<T: Debug>(observer: &mut Client, pending: &mut Pending<T>, waiter: i32, holder: i32) -> Vec<Wait> {
+fn wait_for_lock<T: Debug>(observer: &mut Client, pending: &mut Background<T>, waiter: i32, holder: i32) -> Vec<Wait> {
     let deadline = Instant::now() + DEADLINE;
     loop {
         if let Some(result) = pending.returned() {
@@ -330,7 +277,7 @@ fn blockers_run_after_the_rows_are_locked() {
 
     // Well above the time the lock is held: the erasure waits rather than times out.
     eraser.batch_execute("SET erasure.lock_timeout = '20s'").unwrap();
-    let mut erasure = start("erasure of customer 1", move || anonymize(&mut eraser, 1));
+    let mut erasure = spawn("erasure of customer 1", move || anonymize(&mut eraser, 1));
     let waits = wait_for_lock(&mut observer, &mut erasure, eraser_pid, app_pid);
     assert!(
         waits.iter().any(|(locktype, _, _)| locktype == "transactionid" || locktype == "tuple"),
@@ -344,7 +291,7 @@ fn blockers_run_after_the_rows_are_locked() {
 
     app.batch_execute("UPDATE shop.orders SET status = 'awaiting_payment' WHERE id = 102; COMMIT").unwrap();
     let error =
-        erasure.finish(DEADLINE).expect_err("the order now awaiting payment must block the erasure of customer 1");
+        erasure.finish(DEADLINE).0.expect_err("the order now awaiting payment must block the erasure of customer 1");
     assert_eq!(code(&error), Some("55000"), "got {}", describe(&error));
     let db_error = error.as_db_error().unwrap();
     assert!(
@@ -398,7 +345,7 @@ fn registration_of_a_table_being_dropped_fails_with_undefined_table() {
     let catalog_before = registered_tables(&mut observer);
 
     dropper.batch_execute("BEGIN; DROP TABLE shop.wishlists").unwrap();
-    let mut registration = start("register_table of shop.wishlists", move || {
+    let mut registration = spawn("register_table of shop.wishlists", move || {
         registrar.execute("SELECT erasure.register_table('customer', 'shop.wishlists')", &[]).map(|_| ())
     });
     let waits = wait_for_lock(&mut observer, &mut registration, registrar_pid, dropper_pid);
@@ -408,7 +355,7 @@ fn registration_of_a_table_being_dropped_fails_with_undefined_table() {
     );
 
     dropper.batch_execute("COMMIT").unwrap();
-    let error = registration.finish(DEADLINE).expect_err("the table was dropped: the registration must fail");
+    let error = registration.finish(DEADLINE).0.expect_err("the table was dropped: the registration must fail");
     assert_ne!(code(&error), Some("XX000"), "an internal error instead of a clean one: {}", describe(&error));
     assert_eq!(code(&error), Some("42P01"), "got {}", describe(&error));
 
@@ -456,14 +403,14 @@ fn register_concurrently(db: &TestDb, first: &str, second: &str) -> Result<(), p
     one.batch_execute("BEGIN").unwrap();
     one.execute(first, &[]).unwrap_or_else(|e| panic!("{first}: {}", describe(&e)));
     let second_sql = second.to_string();
-    let mut pending = start(second, move || two.execute(second_sql.as_str(), &[]).map(|_| ()));
+    let mut pending = spawn(second, move || two.execute(second_sql.as_str(), &[]).map(|_| ()));
     let waits = wait_for_lock(&mut observer, &mut pending, two_pid, one_pid);
     assert!(
         waits.iter().any(|(locktype, _, _)| locktype == "advisory" || locktype == "relation"),
         "{second} should wait for the registration lock: {waits:?}"
     );
     one.batch_execute("COMMIT").unwrap();
-    pending.finish(DEADLINE)
+    pending.finish(DEADLINE).0
 }
 
 /// Session 1 re-registers shop.orders as delete (not committed); session 2 registers
@@ -776,7 +723,7 @@ fn second_erasure_of_a_customer_waits_then_reports_already_erased() {
     assert_eq!(first.status, "anonymized", "report: {}", first.text);
 
     two.batch_execute("SET erasure.lock_timeout = '20s'").unwrap();
-    let mut second = start("second erasure of customer 1", move || anonymize(&mut two, 1));
+    let mut second = spawn("second erasure of customer 1", move || anonymize(&mut two, 1));
     let waits = wait_for_lock(&mut observer, &mut second, two_pid, one_pid);
     assert!(
         waits.iter().any(|(locktype, _, _)| locktype == "transactionid" || locktype == "tuple"),
@@ -786,7 +733,7 @@ fn second_erasure_of_a_customer_waits_then_reports_already_erased() {
 
     one.batch_execute("COMMIT").unwrap();
     let report = second
-        .finish(DEADLINE)
+        .finish(DEADLINE).0
         .unwrap_or_else(|e| panic!("the second erasure failed instead of reporting already_erased: {}", describe(&e)));
     assert_eq!(report.status, "already_erased", "report: {}", report.text);
     let first_report: Value = serde_json::from_str(&first.text).unwrap();

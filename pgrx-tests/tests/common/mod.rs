@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -265,7 +265,7 @@ pub fn wait_until_blocked(observer: &mut Client, waiter: i32, holder: i32, withi
 
 /// A statement running in another thread (with its own session), and when it finished.
 pub struct Background<T> {
-    what: String,
+    pub what: String,
     done: Receiver<(T, Instant)>,
     handle: Option<JoinHandle<()>>,
 }
@@ -281,6 +281,15 @@ pub fn spawn<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'stat
 }
 
 impl<T> Background<T> {
+    /// The result, if the statement has already returned.
+    pub fn returned(&mut self) -> Option<T> {
+        match self.done.try_recv() {
+            Ok((result, _)) => Some(result),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => self.thread_panicked(),
+        }
+    }
+
     /// Asserts the statement is still running after `wait`.
     pub fn assert_still_running(&mut self, wait: Duration) {
         match self.done.recv_timeout(wait) {
