@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 cluster for the demo and the tests. Source it, then call
+# A throwaway PostgreSQL cluster for the demo and the tests. Source it, then call
 # cluster_start: it runs initdb and pg_ctl as the postgres OS user (PostgreSQL refuses root),
 # listens only on a unix socket in a fresh temp directory (no TCP port to collide with), exports
 # PGHOST/PGPORT/PGUSER/PGDATABASE for psql and clients (and CLUSTER_DIR, PG_BIN for tests that
 # stop and restart the server), and stops and removes the cluster when the calling script
-# exits, even on failure.
+# exits, even on failure. PG_MAJOR (default 15) chooses the PostgreSQL major (scripts/majors.sh).
 
-export PG_BIN=/usr/lib/postgresql/15/bin
+source "$(dirname "${BASH_SOURCE[0]}")/majors.sh"
+PG_BIN=$("$(pg_config_of "${PG_MAJOR:-15}")" --bindir)
+export PG_BIN
 
 cluster_start() {
   export CLUSTER_DIR=$(mktemp -d /tmp/pg_erasure.XXXXXX)

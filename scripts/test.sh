@@ -5,44 +5,59 @@
 #   3. pgrx-tests/: Rust tests that need several sessions, through the postgres client crate
 #      (concurrency soak, crashes, random schemas, backups, replication);
 #   4. the benchmark harness at smoke size (bench/run.sh): that it runs and that pg_erasure and
-#      the hand-written baselines leave identical data; it judges no timing.
-# Suites 2 to 4 run against throwaway clusters (scripts/cluster.sh), stopped on exit.
+#      the hand-written baselines leave identical data; it judges no timing;
+#   5. the other majors (scripts/majors.sh: 16 and 18): the #[pg_test] unit tests and the
+#      pg_regress suites, with the same expected files (REGRESS_NEEDS lists the suites that need
+#      a contrib module a major's build lacks).
+# Tiers 1 to 4 run on PostgreSQL 15. Suites 2 to 5 run against throwaway clusters
+# (scripts/cluster.sh), stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 PGRX_TEST_DATA=/tmp/pg_erasure-pgrx-data   # short, outside /root: pgrx puts the socket there
 
 bash scripts/setup.sh
+source scripts/majors.sh
 
-echo "== 1/4 unit tests (#[pg_test])"
-rm -rf "$PGRX_TEST_DATA"
-mkdir -p "$PGRX_TEST_DATA" && chown postgres: "$PGRX_TEST_DATA"
-cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DATA"
-rm -rf "$PGRX_TEST_DATA"
+# The #[pg_test] unit tests on a major, on pgrx's own test cluster; then the real build (the
+# unit tests install one with test-only functions).
+unit_tests() {
+  rm -rf "$PGRX_TEST_DATA"
+  mkdir -p "$PGRX_TEST_DATA" && chown postgres: "$PGRX_TEST_DATA"
+  cargo pgrx test "pg$1" --runas postgres --pgdata "$PGRX_TEST_DATA"
+  rm -rf "$PGRX_TEST_DATA"
+  cargo pgrx install --pg-config "$(pg_config_of "$1")" >/dev/null
+}
 
-# The unit tests installed a build with test-only functions; install the real one.
-cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
+# The pg_regress suites (all, or those named) on the running cluster of major $1.
+regress() {
+  local major=$1 results
+  shift
+  results=$(mktemp -d /tmp/pg_erasure-regress.XXXXXX)
+  chmod 777 "$results"
+  if ! "$(pg_regress_of "$major")" --bindir="$("$(pg_config_of "$major")" --bindir)" --inputdir=tests \
+      --outputdir="$results" --dbname=pg_erasure_regress "$@"; then
+    cat "$results/regression.diffs" 2>/dev/null || true
+    exit 1
+  fi
+  rm -rf "$results"
+}
+all_suites=$(cd tests/sql && ls *.sql | sed 's/\.sql$//')
+
+echo "== 1/5 unit tests (#[pg_test])"
+unit_tests 15
 
 source scripts/cluster.sh
 cluster_start -c shared_preload_libraries=pg_stat_statements,pg_cron -c pg_stat_statements.track=all \
   -c cron.use_background_workers=on -c cron.database_name=postgres
 
-echo "== 2/4 regression suites (pg_regress)"
-RESULTS=$(mktemp -d /tmp/pg_erasure-regress.XXXXXX)
-tests=$(cd tests/sql && ls *.sql | sed 's/\.sql$//')
-if ! /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-    --bindir=/usr/lib/postgresql/15/bin --inputdir=tests --outputdir="$RESULTS" \
-    --dbname=pg_erasure_regress $tests; then
-  cat "$RESULTS/regression.diffs" 2>/dev/null || true
-  exit 1
-fi
-rm -rf "$RESULTS"
+echo "== 2/5 regression suites (pg_regress)"
+regress 15 $all_suites
 
-echo "== 3/4 multi-session tests (pgrx-tests/)"
+echo "== 3/5 multi-session tests (pgrx-tests/)"
 cargo test -p pg_erasure_session_tests -- --test-threads=1
 
-echo "== 4/4 benchmark harness, smoke size (bench/run.sh)"
+echo "== 4/5 benchmark harness, smoke size (bench/run.sh)"
 BENCH_LOG=$(mktemp /tmp/pg_erasure-bench.XXXXXX)
 if ! SMOKE=1 RESULTS="$BENCH_LOG.md" BENCH_COMMAND='bash scripts/test.sh (smoke)' bash bench/run.sh >"$BENCH_LOG" 2>&1; then
   tail -40 "$BENCH_LOG"
@@ -50,3 +65,28 @@ if ! SMOKE=1 RESULTS="$BENCH_LOG.md" BENCH_COMMAND='bash scripts/test.sh (smoke)
 fi
 grep '^bench: ' "$BENCH_LOG" | tail -3
 rm -f "$BENCH_LOG" "$BENCH_LOG.md"
+cluster_stop
+
+# Each other major: what its build ships decides which suites need a module it lacks
+# (21_bulk counts statements with pg_stat_statements, which PostgreSQL 16's wheel lacks).
+declare -A REGRESS_NEEDS=([21_bulk]=pg_stat_statements)
+for major in $MAJORS; do
+  [ "$major" = 15 ] && continue
+  echo "== 5/5 PostgreSQL $major: unit tests and regression suites"
+  unit_tests "$major"
+  suites=() preload=()
+  lib=$("$(pg_config_of "$major")" --pkglibdir)
+  for suite in $all_suites; do
+    module=${REGRESS_NEEDS[$suite]:-}
+    if [ -n "$module" ] && [ ! -e "$lib/$module.so" ]; then
+      echo "PostgreSQL $major: $suite skipped, this build has no $module"
+      continue
+    fi
+    suites+=("$suite")
+  done
+  [ -e "$lib/pg_stat_statements.so" ] && preload=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all)
+  PG_MAJOR=$major source scripts/cluster.sh
+  cluster_start "${preload[@]}"
+  regress "$major" "${suites[@]}"
+  cluster_stop
+done

@@ -430,6 +430,7 @@ BEGIN
         FOR finding IN
             SELECT c.tbl, c.col, c.problem, c.hint FROM erasure.check() c
              WHERE c.tbl = changed.objid AND c.severity = 'error'
+             ORDER BY c.col NULLS FIRST, c.problem
         LOOP
             RAISE WARNING 'pg_erasure: %: %', finding.tbl || COALESCE('.' || finding.col, ''), finding.problem
                 USING HINT = finding.hint;

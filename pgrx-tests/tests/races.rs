@@ -733,7 +733,8 @@ fn second_erasure_of_a_customer_waits_then_reports_already_erased() {
 
     one.batch_execute("COMMIT").unwrap();
     let report = second
-        .finish(DEADLINE).0
+        .finish(DEADLINE)
+        .0
         .unwrap_or_else(|e| panic!("the second erasure failed instead of reporting already_erased: {}", describe(&e)));
     assert_eq!(report.status, "already_erased", "report: {}", report.text);
     let first_report: Value = serde_json::from_str(&first.text).unwrap();

@@ -102,7 +102,9 @@ SELECT tbl, step FROM erasure.pending_vacuum() WHERE tbl::text LIKE 'net.%' ORDE
 CREATE TABLE net.events (client_id integer, payload jsonb);
 CREATE TABLE net.visits (id serial, client_id integer, page text);   -- no primary key
 SELECT erasure.register_table('net_client', 'net.visits', 'delete', via => '{client_id}');
+SET client_min_messages = error;  -- the warning about wal_level is worded differently by each major
 CREATE PUBLICATION net_pub FOR TABLE net.visits WITH (publish = 'insert, delete');
+RESET client_min_messages;
 ALTER TABLE net.clients ADD COLUMN aliases text[];
 UPDATE net.clients SET aliases = ARRAY['the boss', 'boss@example.com'] WHERE id = 1;
 SELECT erasure.set_policy('net.clients', 'aliases', 'keep');
