@@ -7,7 +7,7 @@
 
 PG_CONFIG := /usr/lib/postgresql/15/bin/pg_config
 
-.PHONY: bench bench-smoke bench-install
+.PHONY: bench bench-smoke bench-install package
 
 bench: bench-install
 	BENCH_COMMAND='make bench' bash bench/run.sh
@@ -20,3 +20,8 @@ ifneq ($(SKIP_INSTALL),1)
 	bash scripts/setup.sh
 	cargo pgrx install --release --pg-config $(PG_CONFIG)
 endif
+
+# The Debian package of PostgreSQL 15 (scripts/package.sh): target/debian/postgresql-15-pg-erasure_*.deb
+package:
+	bash scripts/setup.sh
+	bash scripts/package.sh 15

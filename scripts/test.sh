@@ -8,7 +8,10 @@
 #      the hand-written baselines leave identical data; it judges no timing;
 #   5. the other majors (scripts/majors.sh: 16 and 18): the #[pg_test] unit tests and the
 #      pg_regress suites, with the same expected files (REGRESS_NEEDS lists the suites that need
-#      a contrib module a major's build lacks).
+#      a contrib module a major's build lacks);
+#   6. the Debian package of PostgreSQL 15 (scripts/package.sh), installed with dpkg -i into
+#      the system's PostgreSQL after the build tree's install is removed: CREATE EXTENSION, an
+#      erasure and DROP EXTENSION (tests/package.sql); removed again at the end.
 # Tiers 1 to 4 run on PostgreSQL 15. Suites 2 to 5 run against throwaway clusters
 # (scripts/cluster.sh), stopped on exit.
 set -euo pipefail
@@ -44,20 +47,20 @@ regress() {
 }
 all_suites=$(cd tests/sql && ls *.sql | sed 's/\.sql$//')
 
-echo "== 1/5 unit tests (#[pg_test])"
+echo "== 1/6 unit tests (#[pg_test])"
 unit_tests 15
 
 source scripts/cluster.sh
 cluster_start -c shared_preload_libraries=pg_stat_statements,pg_cron -c pg_stat_statements.track=all \
   -c cron.use_background_workers=on -c cron.database_name=postgres
 
-echo "== 2/5 regression suites (pg_regress)"
+echo "== 2/6 regression suites (pg_regress)"
 regress 15 $all_suites
 
-echo "== 3/5 multi-session tests (pgrx-tests/)"
+echo "== 3/6 multi-session tests (pgrx-tests/)"
 cargo test -p pg_erasure_session_tests -- --test-threads=1
 
-echo "== 4/5 benchmark harness, smoke size (bench/run.sh)"
+echo "== 4/6 benchmark harness, smoke size (bench/run.sh)"
 BENCH_LOG=$(mktemp /tmp/pg_erasure-bench.XXXXXX)
 if ! SMOKE=1 RESULTS="$BENCH_LOG.md" BENCH_COMMAND='bash scripts/test.sh (smoke)' bash bench/run.sh >"$BENCH_LOG" 2>&1; then
   tail -40 "$BENCH_LOG"
@@ -72,7 +75,7 @@ cluster_stop
 declare -A REGRESS_NEEDS=([21_bulk]=pg_stat_statements)
 for major in $MAJORS; do
   [ "$major" = 15 ] && continue
-  echo "== 5/5 PostgreSQL $major: unit tests and regression suites"
+  echo "== 5/6 PostgreSQL $major: unit tests and regression suites"
   unit_tests "$major"
   suites=() preload=()
   lib=$("$(pg_config_of "$major")" --pkglibdir)
@@ -90,3 +93,23 @@ for major in $MAJORS; do
   regress "$major" "${suites[@]}"
   cluster_stop
 done
+
+echo "== 6/6 the Debian package for PostgreSQL 15"
+deb=$(bash scripts/package.sh 15)
+# As on a machine that never had the build tree's install.
+lib=$("$(pg_config_of 15)" --pkglibdir)
+share=$("$(pg_config_of 15)" --sharedir)
+rm -f "$lib/pg_erasure.so" "$share"/extension/pg_erasure*
+dpkg -i "$deb" >/dev/null
+PG_MAJOR=15 source scripts/cluster.sh
+cluster_start
+out=$(psql -X -q -At -f tests/package.sql 2>&1) || { echo "$out"; exit 1; }
+cluster_stop
+dpkg -r postgresql-15-pg-erasure >/dev/null
+lines() { printf '%s\n' "$out" | grep -cx "$1" || true; }
+if [ "$(lines anonymized)" != 1 ] || [ "$(lines t)" != 1 ] || [ "$(lines 't|t')" != 1 ]; then
+  echo "the packaged pg_erasure did not erase, or DROP EXTENSION did not leave the data and roles:"
+  echo "$out"
+  exit 1
+fi
+echo "package: $deb installed, erased a customer, dropped"
