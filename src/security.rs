@@ -217,7 +217,8 @@ fn action_verb(action: &str) -> &'static str {
 /// statement it will be part of (a SELECT taking parameters of `types`), planned and started
 /// by EXPLAIN as the subject owner `owner`, restricted as at erasure time, so PostgreSQL's own
 /// privilege checks (SELECT on each relation, EXECUTE on each function) run for that role.
-/// `invalid` words the error if the SQL does not plan.
+/// Every parameter is bound to a NULL of its type: a planner that needs a value for each (Citus
+/// prunes shards by the key) gets one. `invalid` words the error if the SQL does not plan.
 pub fn check_catalog_sql(
     owner: pg_sys::Oid,
     probe: &str,
@@ -235,7 +236,9 @@ pub fn check_catalog_sql(
             as_owner(owner, || unsafe {
                 let plan = pg_sys::SPI_prepare(explain.as_ptr(), types.len() as i32, types.as_mut_ptr());
                 planned.set(true);
-                pg_sys::SPI_execute_plan_with_paramlist(plan, std::ptr::null_mut(), false, 0);
+                let mut values = vec![pg_sys::Datum::from(0); types.len()];
+                let nulls = std::ffi::CString::new("n".repeat(types.len())).unwrap_or_default();
+                pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0);
                 pg_sys::SPI_freeplan(plan);
             })
         },
