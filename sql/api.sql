@@ -368,17 +368,22 @@ BEGIN
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     -- The candidates not erased yet, numbered in key order: a run interrupted part-way is
-    -- continued by running it again, since what it erased is in the ledger.
+    -- continued by running it again, since what it erased is in the ledger. The query runs
+    -- alone and the ledger is consulted afterwards: on a sharded (Citus) cluster a query over
+    -- distributed tables cannot be joined to the local ledger.
     IF pg_catalog.to_regclass('pg_temp.erasure_candidates') IS NOT NULL THEN
         DROP TABLE pg_temp.erasure_candidates;
     END IF;
-    EXECUTE pg_catalog.format(
-        'CREATE TEMP TABLE erasure_candidates AS
-         SELECT pg_catalog.row_number() OVER (ORDER BY c.key) AS n, CAST(c.key AS pg_catalog.text) AS key
-           FROM (%s) AS c(key)
-          WHERE NOT EXISTS (SELECT FROM erasure.ledger l
-                             WHERE l.subject = $1 AND l.key = CAST(c.key AS pg_catalog.text))',
-        candidates) USING subject;
+    IF pg_catalog.to_regclass('pg_temp.erasure_candidate_keys') IS NOT NULL THEN
+        DROP TABLE pg_temp.erasure_candidate_keys;
+    END IF;
+    EXECUTE pg_catalog.format('CREATE TEMP TABLE erasure_candidate_keys AS SELECT c.key FROM (%s) AS c(key)', candidates);
+    CREATE TEMP TABLE erasure_candidates AS
+    SELECT pg_catalog.row_number() OVER (ORDER BY c.key) AS n, CAST(c.key AS pg_catalog.text) AS key
+      FROM pg_temp.erasure_candidate_keys c
+     WHERE NOT EXISTS (SELECT FROM erasure.ledger l
+                        WHERE l.subject = erase_batches.subject AND l.key = CAST(c.key AS pg_catalog.text));
+    DROP TABLE pg_temp.erasure_candidate_keys;
     SELECT pg_catalog.count(*) INTO total FROM pg_temp.erasure_candidates;
     batches := (total + batch_size - 1) / batch_size;
     RAISE NOTICE 'candidates: %, batches: % of at most %', total, batches, batch_size;

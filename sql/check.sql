@@ -48,6 +48,13 @@ AS 'MODULE_PATHNAME', 'check_policy_wrapper';
 COMMENT ON FUNCTION erasure.check_policy(regclass, name) IS
     'Raises the error that setting the column''s masking policy again would raise now (the column retyped, dropped, made NOT NULL, given a unique index since): the rule erasure.set_policy() applies, for erasure.check().';
 
+CREATE FUNCTION erasure.sharding_problems(subject text)
+RETURNS TABLE(tbl regclass, problem text, hint text)
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sharding_problems_wrapper';
+COMMENT ON FUNCTION erasure.sharding_problems(text) IS
+    'On a Citus cluster, the registered tables of the subject whose rows Citus cannot route with the subject''s (not distributed by the column holding the subject key, not colocated, local or reference tables), with the fix; no rows elsewhere. For erasure.check().';
+
 CREATE FUNCTION erasure.values_look_personal(tbl regclass, col name) RETURNS boolean
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'values_look_personal_wrapper';
@@ -101,6 +108,12 @@ BEGIN
      WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.conrelid)
        AND c.conrelid <> r.tbl
        AND c.conrelid::regclass::text NOT LIKE 'erasure.%';
+
+    -- On a Citus cluster: registered tables whose rows are not in the subject's shard group.
+    RETURN QUERY
+    SELECT 'error', p.tbl, NULL::name, p.problem, p.hint
+      FROM (SELECT DISTINCT r.subject FROM erasure.registered_tables($1) r) s,
+           erasure.sharding_problems(s.subject) p;
 
     -- Inheritance children of registered tables (not partitions): an erasure changes ONLY the
     -- registered table, so a child holding the subject's rows is registered on its own.

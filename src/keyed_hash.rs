@@ -76,6 +76,16 @@ pub fn key() -> String {
     })
 }
 
+/// 128 random bits from the operating system's secure source, as hex: the salt of `{uuid}`
+/// placeholders, drawn anew for each erasure statement.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    if !unsafe { pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) } {
+        ErasureError::new(ERRCODE_INTERNAL_ERROR, "could not generate random bytes").raise();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {

@@ -18,6 +18,7 @@ use pgrx::prelude::*;
 use pgrx::{Array, JsonB};
 
 mod catalog;
+mod citus;
 mod error;
 mod execute;
 mod gucs;
@@ -106,6 +107,13 @@ fn set_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>, strategy: Option<&st
 #[pg_extern(sql = false)]
 fn check_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) {
     register::check_policy(require(tbl, "tbl"), &name_text(require(col, "col")))
+}
+
+#[pg_extern(sql = false)]
+fn sharding_problems(
+    subject: Option<&str>,
+) -> TableIterator<'static, (name!(tbl, pg_sys::Oid), name!(problem, String), name!(hint, String))> {
+    TableIterator::new(citus::problems_of(require(subject, "subject")))
 }
 
 #[pg_extern(sql = false)]

@@ -242,7 +242,17 @@ pub fn register_table(r: TableRegistration) {
             write_table_entry(client, &r, action, parent.oid, via, parent_columns);
         });
     });
-    catalog_changed(&[r.subject]);
+    let plans = catalog_changed(std::slice::from_ref(&r.subject));
+    // On a sharded cluster a table whose rows are not in the subject's shard group would make
+    // every erasure of the subject fail.
+    if let Some((_, problem, hint)) =
+        plans.iter().flat_map(crate::citus::problems).find(|(tbl, _, _)| *tbl == r.tbl)
+    {
+        let name = Spi::connect(|client| schema::relation(client, r.tbl).name);
+        ErasureError::new(ERRCODE_FEATURE_NOT_SUPPORTED, format!("table \"{name}\" {problem}"))
+            .hint(hint)
+            .raise();
+    }
 }
 
 fn write_table_entry(
@@ -541,6 +551,19 @@ fn check_values(
                         .detail(format!("{} (expression: {sql})", e.message()))
                 },
             );
+            // On a sharded cluster the expression runs on the shards, which refuse what would
+            // give each copy of a row another value.
+            if crate::citus::distribution(client, relation.oid).is_some() {
+                if let Some(problem) = crate::citus::pushdown_problem(&probe, &[]) {
+                    ErasureError::new(
+                        ERRCODE_FEATURE_NOT_SUPPORTED,
+                        format!("expression for {column_name} cannot run on the shards of a distributed table"),
+                    )
+                    .detail(format!("{problem} (expression: {sql})"))
+                    .hint("Use IMMUTABLE functions of the row's columns; STABLE ones such as now() only on constants.")
+                    .raise();
+                }
+            }
             let what = format!("the expression for {column_name}");
             for subject in subjects {
                 let entry = entries::require_subject(client, subject);
@@ -667,9 +690,8 @@ fn hold(client: &SpiClient<'_>, subjects: &[&str], tables: &[pg_sys::Oid]) {
 
 /// After a catalog write: builds each touched subject's plan (raising if the catalog no longer
 /// yields a working erasure) and tells every session to drop its cached plans at commit.
-fn catalog_changed(subjects: &[String]) {
-    for subject in subjects {
-        plan::Plan::build(subject);
-    }
+fn catalog_changed(subjects: &[String]) -> Vec<plan::Plan> {
+    let plans = subjects.iter().map(|subject| plan::Plan::build(subject)).collect();
     plan::cache::invalidate_all_sessions();
+    plans
 }

@@ -7,7 +7,9 @@
 //! Subjects that cannot be erased are skipped, each with its reason (`blocked` with its
 //! blockers, `already_erased`, `not_found`, `refused` for a delete while rows must be kept);
 //! the others are erased together, each with its own ledger row. The blocker queries run once
-//! for the whole batch, each joined to the keys. A catalog with a filter that compares with one
+//! for the whole batch, each joined to the keys. On a Citus cluster sharded by the subject key,
+//! the batch is split by shard group (`citus::shard_groups`) and each group erased as a batch
+//! of its own, routed to one worker; its blockers run key by key there. A catalog with a filter that compares with one
 //! key (`$1`) cannot be erased set-based: its subjects are then erased one by one, still in one
 //! transaction.
 
@@ -23,8 +25,9 @@ use super::{
     blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, writes, Blockers, Decision,
     Mode, Outcome,
 };
+use crate::citus;
 use crate::error::*;
-use crate::plan::{cache, BatchPlan, Plan};
+use crate::plan::{cache, statements, BatchPlan, Plan};
 
 /// One subject's line of a bulk erasure.
 pub struct Line {
@@ -45,7 +48,17 @@ pub fn erase_many(subject: &str, ids: &[String], mode: Mode) -> Vec<Line> {
             return Vec::new();
         }
         Spi::connect_mut(|client| match &plan.batch {
-            Some(batch) => erase_batch(client, plan, batch, &keys, mode),
+            Some(batch) => {
+                // One batch per shard group on a sharded cluster, so that each runs on one worker.
+                let texts: Vec<String> = keys.iter().map(|k| k.text.clone()).collect();
+                let groups = citus::shard_groups(client, plan.sharded, plan.routing[0].0, &texts);
+                let mut lines = Vec::with_capacity(keys.len());
+                for group in groups {
+                    let group: Vec<Key> = group.into_iter().map(|i| keys[i].clone()).collect();
+                    lines.extend(erase_batch(client, plan, batch, &group, mode));
+                }
+                lines
+            }
             None => keys
                 .iter()
                 .map(|key| line(&key.text, erase_one(client, plan, key, mode, None, Blockers::Check)))
@@ -130,8 +143,17 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
         }
     }
     if let (Some(statement), false) = (&batch.blockers, candidates.is_empty()) {
-        let mut blocked =
-            blockers::find_many(client, plan, statement, KeyArray::new(client, plan, &candidates).argument());
+        // A blocker query compares with one key: on a sharded cluster it is routed to one
+        // shard only when it runs for one key, so there it runs key by key.
+        let mut blocked: HashMap<String, Vec<blockers::Item>> = match plan.sharded {
+            false => blockers::find_many(client, plan, statement, KeyArray::new(client, plan, &candidates).argument()),
+            true => keys
+                .iter()
+                .filter(|key| candidates.contains(&key.text))
+                .map(|key| (key.text.clone(), blockers::find(client, plan, key)))
+                .filter(|(_, items)| !items.is_empty())
+                .collect(),
+        };
         candidates.retain(|key| match blocked.remove(key) {
             Some(items) => {
                 lines.insert(key.clone(), line(key, Outcome::Blocked(items)));
@@ -163,10 +185,12 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
                 return HashMap::new();
             }
             let statement = if decision == Decision::Anonymize { &batch.apply } else { &batch.delete_all };
+            let bound = match decision {
+                Decision::Anonymize => statements::bind(&plan.apply_parameters),
+                Decision::Delete => Vec::new(),
+            };
             let mut arguments = vec![KeyArray::new(client, plan, &group).argument()];
-            if decision == Decision::Anonymize {
-                arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
-            }
+            arguments.extend(bound.iter().map(|v| v.as_str().into()));
             super::applying(&who, || by_key(client, plan.outcomes.len(), statement, &arguments))
         };
         let before = writes::so_far(plan);

@@ -33,7 +33,7 @@ use pgrx::spi::SpiClient;
 
 use crate::catalog::entries::Action;
 use crate::error::*;
-use crate::plan::{cache, Plan};
+use crate::plan::{cache, statements, Plan};
 use key::Key;
 
 /// How the caller wants a subject erased.
@@ -171,8 +171,9 @@ pub fn erase_one(
     let run = || {
         applying(&who, || match decision {
             Decision::Anonymize => {
+                let bound = statements::bind(&plan.apply_parameters);
                 let mut arguments = vec![key.argument()];
-                arguments.extend(plan.apply_parameters.iter().map(|v| v.as_str().into()));
+                arguments.extend(bound.iter().map(|v| v.as_str().into()));
                 counts(client, plan.outcomes.len(), &plan.apply, &arguments)
             }
             Decision::Delete => counts(client, plan.outcomes.len(), &plan.delete_all, &[key.argument()]),

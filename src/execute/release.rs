@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use super::bulk::KeyArray;
 use super::ledger;
 use crate::error::*;
-use crate::plan::{cache, Plan};
+use crate::plan::{cache, statements, Plan};
 
 /// Releases the expired retained rows of `subject` (every subject when None); returns the
 /// rows masked per table.
@@ -65,8 +65,9 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
                 .into_iter()
                 .filter_map(|(recorded, cutoff)| keys_of.get(&recorded).map(|key| (key.clone(), cutoff)))
                 .collect();
+            let bound = statements::bind(&release.parameters);
             let mut arguments = vec![array.argument()];
-            arguments.extend(release.parameters.iter().map(|v| v.as_str().into()));
+            arguments.extend(bound.iter().map(|v| v.as_str().into()));
             arguments.push(release.retain_for.as_str().into());
             arguments.push(pgrx::JsonB(Value::Object(cutoffs)).into());
             for row in spi(client.update(&release.statement, None, &arguments)) {

@@ -25,7 +25,7 @@ use crate::catalog::schema::{self, Column, Relation};
 use crate::catalog::strategy::Strategy;
 use crate::error::*;
 use crate::security;
-use statements::{equals, qualified, Parameters};
+use statements::{equals, qualified, Parameter, Parameters};
 
 pub struct BlockerPlan {
     pub name: String,
@@ -59,7 +59,7 @@ pub struct BatchPlan {
 pub struct ReleasePlan {
     pub table: String,
     pub statement: OwnedPreparedStatement,
-    pub parameters: Vec<String>,
+    pub parameters: Vec<Parameter>,
     pub retain_for: String,
 }
 
@@ -107,7 +107,7 @@ pub struct Plan {
     pub locks: Vec<TableLock>,
     pub apply: OwnedPreparedStatement,
     /// Values of the apply statement's parameters $2, $3, ...
-    pub apply_parameters: Vec<String>,
+    pub apply_parameters: Vec<Parameter>,
     /// Deletes the subject and every registered row but the retained ones (mode delete).
     pub delete_all: OwnedPreparedStatement,
     /// Counts the subject's rows in every table, then the rows of others referencing them
@@ -139,6 +139,12 @@ pub struct Plan {
     /// Per table of the plan, in plan order: it and its partitions and inheritance children,
     /// whose writes during an erasure `execute::writes` watches.
     pub watched: Vec<Vec<pg_sys::Oid>>,
+    /// Whether the subject's table is distributed by its key on a Citus cluster: a batch is
+    /// then erased one shard group at a time, and its blockers key by key (`execute::bulk`).
+    pub sharded: bool,
+    /// Per table in plan order: its oid, its name and the column of it holding the subject key,
+    /// if one does (`key_carrier`): what routes its rows with the subject's on a sharded cluster.
+    pub routing: Vec<(pg_sys::Oid, String, Option<String>)>,
     /// The errors `erasure.check()` reports for the subject, computed when strict mode first
     /// needs them; anything that could change them also makes the plan stale.
     pub check_errors: std::cell::OnceCell<Vec<String>>,
@@ -411,6 +417,11 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         )
     });
 
+    let sharded = crate::citus::sharded_by_key(client, subject.tbl, &subject.key_column);
+    let routing = (0..nodes.len())
+        .map(|i| (nodes[i].relation.oid, nodes[i].relation.name.clone(), key_carrier(&nodes, i, &subject.key_column)))
+        .collect();
+
     Plan {
         subject: subject_name.to_string(),
         owner,
@@ -444,6 +455,8 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         unreviewed_columns,
         relations,
         watched,
+        sharded,
+        routing,
         check_errors: std::cell::OnceCell::new(),
     }
 }
@@ -501,6 +514,9 @@ impl Shape<'_> {
             });
             changes.extend(sql);
         }
+        // Children before parents: where the parts run as statements of their own (Citus runs
+        // each part alone when they span shards), rows go before the rows they reference.
+        changes.reverse();
         if change == Change::Count {
             for (j, reference) in self.references.iter().enumerate() {
                 counts.push(self.reference_count(self.nodes.len() + j, reference));
@@ -681,6 +697,11 @@ fn condition(nodes: &[Node], i: usize, key_column: &str, keys: Keys) -> String {
             // A direct reference to the subject's key: filter by the key itself.
             parts.push(equals(&qualified(table, &entry.via[0]), keys.matcher()));
         } else {
+            // A column of the row carrying the subject key filters by the key directly as well:
+            // an index on it serves, and a sharded cluster routes the statement by it.
+            if let Some(carrier) = key_carrier(nodes, i, key_column) {
+                parts.push(equals(&qualified(table, &carrier), keys.matcher()));
+            }
             let links: Vec<String> = entry
                 .via
                 .iter()
@@ -711,8 +732,8 @@ fn subject_key(nodes: &[Node], i: usize, key_column: &str) -> String {
     };
     let parent_index = nodes.iter().position(|n| n.relation.oid == entry.parent).unwrap_or(0);
     let parent = &nodes[parent_index];
-    if parent.entry.is_none() && entry.parent_columns == [key_column] {
-        return format!("CAST({} AS pg_catalog.text)", qualified(table, &entry.via[0]));
+    if let Some(carrier) = key_carrier(nodes, i, key_column) {
+        return format!("CAST({} AS pg_catalog.text)", qualified(table, &carrier));
     }
     let links: Vec<String> = entry
         .via
@@ -727,6 +748,17 @@ fn subject_key(nodes: &[Node], i: usize, key_column: &str) -> String {
         links.join(" AND "),
         condition(nodes, parent_index, key_column, Keys::Batch)
     )
+}
+
+/// The column of `nodes[i]` that holds the subject's key, if one does: the key column of the
+/// subject's table, and down the tree the via column linked to the parent's carrier
+/// (`order_items.customer_id` when its via columns `(customer_id, order_id)` reference
+/// `orders (customer_id, id)` and `orders.customer_id` references the customer).
+fn key_carrier(nodes: &[Node], i: usize, key_column: &str) -> Option<String> {
+    let Some(entry) = &nodes[i].entry else { return Some(key_column.to_string()) };
+    let parent = nodes.iter().position(|n| n.relation.oid == entry.parent)?;
+    let parent_carrier = key_carrier(nodes, parent, key_column)?;
+    entry.parent_columns.iter().position(|p| *p == parent_carrier).map(|j| entry.via[j].clone())
 }
 
 /// Whether the rows of `nodes[i]` are found through a filter that uses `$1` (its own or an
@@ -832,8 +864,7 @@ fn assignments(
             .raise();
         }
         let target = statements::qualified(&relation.name, &column.name);
-        let cast = (!column.is_text()).then_some(column.type_sql.as_str());
-        if let Some(value) = statements::masked_value(&target, cast, &strategy, subject_key, parameters) {
+        if let Some(value) = statements::masked_value(&target, column, &strategy, subject_key, parameters) {
             assignments.push(format!("{} = {value}", pgrx::spi::quote_identifier(&column.name)));
         }
     }

@@ -6,8 +6,10 @@
 //! their place. Each table is filtered by the subject key or by its `via` columns (never by
 //! ctid), which keeps every statement routable on a sharded (Citus) cluster.
 
+use pgrx::pg_sys;
 use pgrx::spi::{quote_identifier, quote_literal};
 
+use crate::catalog::schema::Column;
 use crate::catalog::strategy::Strategy;
 
 /// `table.column`, both quoted.
@@ -26,34 +28,74 @@ pub fn embedded(sql: &str) -> String {
     format!("(\n{sql}\n)")
 }
 
-/// The `$n` text parameters that carry catalog values into a statement (`$1` is the key).
+/// A `$n` text parameter of an erasure statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parameter {
+    /// A catalog value (a constant, a template, a jsonb path, the hmac key).
+    Value(String),
+    /// A random salt drawn anew for each execution, for `{uuid}` in templates: values built
+    /// from it cannot be linked to the person once the statement has run.
+    Salt,
+}
+
+/// The `$n` text parameters that carry values into a statement (`$1` is the key). Values
+/// travel as parameters, never as SQL, and per-execution randomness travels the same way: a
+/// statement calls no VOLATILE function, so a sharded cluster (Citus) can run it on a shard.
 #[derive(Default)]
 pub struct Parameters {
-    pub values: Vec<String>,
+    pub values: Vec<Parameter>,
 }
 
 impl Parameters {
     pub fn add(&mut self, value: String) -> String {
-        self.values.push(value);
+        self.push(Parameter::Value(value))
+    }
+
+    /// The per-execution salt, one parameter however often it is used.
+    pub fn salt(&mut self) -> String {
+        match self.values.iter().position(|p| *p == Parameter::Salt) {
+            Some(i) => format!("${}", i + 2),
+            None => self.push(Parameter::Salt),
+        }
+    }
+
+    fn push(&mut self, parameter: Parameter) -> String {
+        self.values.push(parameter);
         format!("${}", self.values.len() + 1)
     }
 }
 
-/// The new value of `column` under `strategy`; None for `keep`. `cast` is the column's SQL type
-/// to cast the value to explicitly, or None for a text column: there the value is assigned as
-/// text, so that PostgreSQL's assignment rules apply — a value too long for `varchar(n)` is an
-/// error, not silently cut, and a domain's CHECK runs. `subject_key` is the SQL giving the row's
-/// subject key as text, for `{key}` in templates.
+/// The text values of `parameters` for one execution, a fresh salt drawn for it.
+pub fn bind(parameters: &[Parameter]) -> Vec<String> {
+    let salt = std::cell::OnceCell::new();
+    parameters
+        .iter()
+        .map(|p| match p {
+            Parameter::Value(value) => value.clone(),
+            Parameter::Salt => salt.get_or_init(crate::keyed_hash::random_hex).clone(),
+        })
+        .collect()
+}
+
+/// The new value of `column` (its SQL `target`) under `strategy`; None for `keep`. Non-text
+/// values are cast to the column's type explicitly; text is assigned as text, so that
+/// PostgreSQL's assignment rules apply — a value too long for `varchar(n)` is an error, not
+/// silently cut, and a domain's CHECK runs. `subject_key` is the SQL giving the row's subject
+/// key as text, for `{key}` in templates.
+///
+/// Every function applied to the row is IMMUTABLE; STABLE ones (`now()`, the session's time
+/// zone) take no column, so a sharded cluster evaluates them once and runs the rest on the
+/// shard (`plan::pushdown` checks the whole statement).
 pub fn masked_value(
-    column: &str,
-    cast: Option<&str>,
+    target: &str,
+    column: &Column,
     strategy: &Strategy,
     subject_key: &str,
     parameters: &mut Parameters,
 ) -> Option<String> {
-    let cast = |value: String| match cast {
-        Some(type_sql) => format!("CAST({value} AS {type_sql})"),
-        None => value,
+    let cast = |value: String| match column.is_text() {
+        false => format!("CAST({value} AS {})", column.type_sql),
+        true => value,
     };
     Some(match strategy {
         Strategy::Keep => return None,
@@ -63,22 +105,26 @@ pub fn masked_value(
             None => "NULL".to_string(),
             Some(text) => cast(parameters.add(text)),
         },
-        Strategy::YearOnly => cast(format!("pg_catalog.date_trunc('year', {column})")),
+        Strategy::YearOnly => cast(january_first(target, column.base_type)),
         Strategy::Placeholder(template) => {
             // `{uuid}` first: a key may itself contain the text "{uuid}", and must come out as it is.
             let mut value = parameters.add(template.clone());
             if template.contains("{uuid}") {
+                // Unique per row because the value it replaces is (a UNIQUE column's values
+                // differ), unlinkable because the salt is gone after the statement; NULL stays NULL.
+                let salt = parameters.salt();
                 value = format!(
-                    "pg_catalog.replace({value}, '{{uuid}}', CAST(pg_catalog.gen_random_uuid() AS pg_catalog.text))"
+                    "pg_catalog.replace({value}, '{{uuid}}', CAST(CAST(pg_catalog.md5({salt} OPERATOR(pg_catalog.||) \
+                     CAST({target} AS pg_catalog.text)) AS pg_catalog.uuid) AS pg_catalog.text))"
                 );
             }
             cast(format!("pg_catalog.replace({value}, '{{key}}', {subject_key})"))
         }
         Strategy::Hmac => {
             let key = parameters.add(crate::keyed_hash::key());
-            cast(format!("erasure.hmac_sha256(CAST({column} AS pg_catalog.text), {key})"))
+            cast(format!("erasure.hmac_sha256(CAST({target} AS pg_catalog.text), {key})"))
         }
-        Strategy::JsonbRemove(paths) => paths.iter().fold(column.to_string(), |document, path| {
+        Strategy::JsonbRemove(paths) => paths.iter().fold(target.to_string(), |document, path| {
             format!(
                 "({document} OPERATOR(pg_catalog.#-) pg_catalog.string_to_array({}, '.'))",
                 parameters.add(path.clone())
@@ -87,6 +133,23 @@ pub fn masked_value(
         Strategy::Expression(sql) => cast(embedded(sql)),
         Strategy::Now => cast("pg_catalog.now()".to_string()),
     })
+}
+
+/// January 1st of the year of `value` (a date, timestamp or timestamptz), by IMMUTABLE
+/// functions only: a date through its year number (infinity stays infinity), a timestamp
+/// truncated, a timestamptz truncated as a local time in the session's time zone.
+fn january_first(value: &str, base_type: pg_sys::Oid) -> String {
+    match base_type {
+        pg_sys::DATEOID => format!(
+            "CASE WHEN pg_catalog.isfinite({value}) THEN pg_catalog.make_date(CAST(pg_catalog.extract('year', {value}) \
+             AS pg_catalog.int4), 1, 1) ELSE {value} END"
+        ),
+        pg_sys::TIMESTAMPTZOID => {
+            let zone = "pg_catalog.current_setting('TimeZone')";
+            format!("pg_catalog.timezone({zone}, pg_catalog.date_trunc('year', pg_catalog.timezone({zone}, {value})))")
+        }
+        _ => format!("pg_catalog.date_trunc('year', {value})"),
+    }
 }
 
 /// The subject's key as its row stores it (`7`, not the `7.0` a caller passed for a numeric
@@ -235,15 +298,18 @@ pub fn count_references(table: &str, referrer: &str, on: &str, condition: &str, 
 
 /// Locks the rows of a batch of subjects (`$1`, an array of keys), in key order, and returns
 /// for each key found the key as given and as its row stores it: keys are matched by the key
-/// type's equality, so `7.0` finds the row holding `7`.
+/// type's equality, so `7.0` finds the row holding `7`. The `= ANY` filter besides the join
+/// lets a sharded cluster route the statement to the shard holding the keys.
 pub fn lock_keys(table: &str, key_column: &str) -> String {
     const ROW: &str = "\"pg_erasure subject\"";
     let stored = qualified(ROW, key_column);
     format!(
         "SELECT CAST({BATCH_KEY} AS pg_catalog.text), CAST({stored} AS pg_catalog.text)
            FROM {BATCH_KEYS} JOIN {table} AS {ROW} ON {}
+          WHERE {}
           ORDER BY {stored} FOR UPDATE OF {ROW}",
-        equals(&stored, BATCH_KEY)
+        equals(&stored, BATCH_KEY),
+        equals(&stored, "ANY ($1)")
     )
 }
 
@@ -296,24 +362,127 @@ mod tests {
 
     const KEY: &str = "CAST($1 AS pg_catalog.text)";
 
-    #[pg_test]
-    fn values_travel_as_parameters_never_as_sql() {
-        let mut p = Parameters::default();
-        let v = masked_value("c", Some("text"), &Strategy::Constant(json!("x'); DROP TABLE t; --")), KEY, &mut p);
-        assert_eq!(v.as_deref(), Some("CAST($2 AS text)"));
-        assert_eq!(p.values, vec!["x'); DROP TABLE t; --".to_string()]);
+    fn column(type_sql: &str, base_type: pg_sys::Oid, category: char) -> Column {
+        Column {
+            name: "c".into(),
+            type_sql: type_sql.into(),
+            type_oid: base_type,
+            base_type,
+            category,
+            element_category: ' ',
+            not_null: false,
+            generated: false,
+        }
+    }
+
+    fn text() -> Column {
+        column("text", pg_sys::TEXTOID, 'S')
     }
 
     #[pg_test]
-    fn placeholder_generates_a_uuid_only_when_asked() {
+    fn values_travel_as_parameters_never_as_sql() {
         let mut p = Parameters::default();
-        let plain =
-            masked_value("e", Some("text"), &Strategy::Placeholder("erased-{key}".into()), KEY, &mut p).unwrap();
-        assert!(!plain.contains("gen_random_uuid"));
+        let v = masked_value("c", &column("integer", pg_sys::INT4OID, 'N'), &Strategy::Constant(json!("x'); DROP TABLE t; --")), KEY, &mut p);
+        assert_eq!(v.as_deref(), Some("CAST($2 AS integer)"));
+        assert_eq!(p.values, vec![Parameter::Value("x'); DROP TABLE t; --".to_string())]);
+    }
+
+    #[pg_test]
+    fn placeholder_salts_a_uuid_only_when_asked() {
+        let mut p = Parameters::default();
+        let plain = masked_value("e", &text(), &Strategy::Placeholder("erased-{key}".into()), KEY, &mut p).unwrap();
+        assert!(!plain.contains("md5"));
         assert!(plain.contains(KEY), "{{key}} is the row's subject key: {plain}");
-        let unique = masked_value("e", Some("text"), &Strategy::Placeholder("{uuid}@x".into()), KEY, &mut p).unwrap();
-        assert!(unique.contains("gen_random_uuid"));
-        assert_eq!(p.values.len(), 2);
+        let unique = masked_value("e", &text(), &Strategy::Placeholder("{uuid}@x".into()), KEY, &mut p).unwrap();
+        assert!(unique.contains("pg_catalog.md5($4"), "{unique}");
+        let again = masked_value("f", &text(), &Strategy::Placeholder("{uuid}".into()), KEY, &mut p).unwrap();
+        assert!(again.contains("pg_catalog.md5($4"), "one salt per statement: {again}");
+        assert_eq!(p.values.len(), 4);
+        let (first, second) = (bind(&p.values), bind(&p.values));
+        assert_eq!(first[2].len(), 32);
+        assert_ne!(first[2], second[2], "a fresh salt per execution");
+        assert_eq!(first[0], "erased-{key}");
+    }
+
+    #[pg_test]
+    fn year_only_keeps_the_year_of_each_type() {
+        let year = |type_sql: &str, oid: pg_sys::Oid| {
+            let column = column(type_sql, oid, 'D');
+            masked_value("VALUE", &column, &Strategy::YearOnly, KEY, &mut Parameters::default()).unwrap()
+        };
+        Spi::run("SET LOCAL TimeZone = 'Asia/Tokyo'").unwrap();
+        for (type_sql, oid, value, expected) in [
+            ("date", pg_sys::DATEOID, "1987-05-03", "1987-01-01"),
+            ("date", pg_sys::DATEOID, "infinity", "infinity"),
+            ("timestamp without time zone", pg_sys::TIMESTAMPOID, "1987-05-03 10:00", "1987-01-01 00:00:00"),
+            ("timestamp with time zone", pg_sys::TIMESTAMPTZOID, "1987-05-03 02:00+00", "1987-01-01 00:00:00+09"),
+        ] {
+            let sql = year(type_sql, oid).replace("VALUE", &format!("CAST('{value}' AS {type_sql})"));
+            let got = Spi::get_one::<String>(&format!("SELECT CAST({sql} AS text)"));
+            assert_eq!(got, Ok(Some(expected.to_string())), "{type_sql} {value}");
+        }
+    }
+
+    /// Every strategy, on every column type it fits, calls only IMMUTABLE functions of the
+    /// row, and STABLE ones of constants outside CASE and COALESCE: what a Citus shard runs in
+    /// an UPDATE. Read from pg_proc.provolatile for every function the analysed value calls.
+    #[pg_test]
+    fn every_strategy_calls_only_what_a_shard_can_run() {
+        Spi::run("CREATE TABLE shard_row (t text, v varchar(40), d date, ts timestamp, tz timestamptz, j jsonb, n integer)")
+            .unwrap();
+        Spi::run("SELECT erasure.set_hmac_key('0123456789abcdef0123')").unwrap();
+        let strategies = |c: &Column| -> Vec<Strategy> {
+            let all = [
+                Strategy::Null,
+                Strategy::Blank,
+                Strategy::Constant(json!("0")),
+                Strategy::YearOnly,
+                Strategy::Placeholder("gone-{key}-{uuid}".into()),
+                Strategy::Hmac,
+                Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]),
+                Strategy::Expression("pg_catalog.upper(shard_row.t)".into()),
+                Strategy::Now,
+            ];
+            // An expression is the registrant's own SQL (`citus::pushdown_problem` judges it):
+            // here only as the text column it is written for.
+            all.into_iter()
+                .filter(|s| s.misfit(c).is_none())
+                .filter(|s| !matches!(s, Strategy::Expression(_)) || c.is_text())
+                .collect()
+        };
+        let columns = [
+            ("t", column("text", pg_sys::TEXTOID, 'S')),
+            ("v", column("character varying(40)", pg_sys::VARCHAROID, 'S')),
+            ("d", column("date", pg_sys::DATEOID, 'D')),
+            ("ts", column("timestamp without time zone", pg_sys::TIMESTAMPOID, 'D')),
+            ("tz", column("timestamp with time zone", pg_sys::TIMESTAMPTZOID, 'D')),
+            ("j", column("jsonb", pg_sys::JSONBOID, 'U')),
+            ("n", column("integer", pg_sys::INT4OID, 'N')),
+        ];
+        let mut checked = 0;
+        for (name, c) in &columns {
+            for strategy in strategies(c) {
+                let mut p = Parameters::default();
+                let Some(value) = masked_value(&format!("shard_row.{name}"), c, &strategy, KEY, &mut p) else {
+                    continue;
+                };
+                let types: Vec<pg_sys::Oid> =
+                    std::iter::once(pg_sys::INT8OID).chain(p.values.iter().map(|_| pg_sys::TEXTOID)).collect();
+                for call in crate::citus::calls(&format!("SELECT {value} FROM shard_row"), &types) {
+                    let volatility = Spi::get_one_with_args::<String>(
+                        "SELECT provolatile::text FROM pg_catalog.pg_proc WHERE oid = $1",
+                        &[call.function.into()],
+                    )
+                    .unwrap()
+                    .unwrap();
+                    let shardable =
+                        volatility == "i" || (volatility == "s" && !call.over_columns && !call.conditional);
+                    assert!(shardable, "{strategy:?} on {name}: function {} is {volatility} in {value}", call.function);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 30, "only {checked} function calls were checked");
     }
 
     #[pg_test]
@@ -321,7 +490,7 @@ mod tests {
         let mut p = Parameters::default();
         let v = masked_value(
             "doc",
-            Some("jsonb"),
+            &column("jsonb", pg_sys::JSONBOID, 'U'),
             &Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]),
             KEY,
             &mut p,
@@ -330,7 +499,7 @@ mod tests {
             v.as_deref(),
             Some("((doc OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($2, '.')) OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($3, '.'))")
         );
-        assert_eq!(masked_value("c", Some("text"), &Strategy::Keep, KEY, &mut p), None);
+        assert_eq!(masked_value("c", &text(), &Strategy::Keep, KEY, &mut p), None);
     }
 
     #[pg_test]

@@ -87,9 +87,9 @@ SELECT count(*) AS ledger_rows, count(DISTINCT key) AS distinct_keys FROM erasur
 
 -- One statement per table for the whole batch: each locking statement and the statement
 -- that applies the erasure ran once.
-SELECT regexp_replace(substring(query FROM '^(SELECT.*?(FROM|JOIN) bulk\.\w+|WITH t0 AS \(UPDATE bulk\.\w+)'), '\s+', ' ', 'g') AS statement, calls
+SELECT regexp_replace(substring(query FROM '^(SELECT.*?(FROM|JOIN) bulk\.\w+|WITH t\d+ AS \((UPDATE|DELETE FROM) bulk\.\w+)'), '\s+', ' ', 'g') AS statement, calls
   FROM pg_stat_statements
- WHERE query ~ '^SELECT.*(FROM|JOIN) bulk\.\w+ .* FOR UPDATE( OF .*)?$' OR query LIKE 'WITH t0 AS (UPDATE bulk.members%'
+ WHERE query ~ '^SELECT.*(FROM|JOIN) bulk\.\w+ .* FOR UPDATE( OF .*)?$' OR query ~ '^WITH t\d+ AS \((UPDATE|DELETE FROM) bulk\.\w+ .*pg_catalog\.count'
  ORDER BY 1;
 -- The blocker queries ran once for the whole batch, joined to its keys.
 SELECT calls AS blocker_statements FROM pg_stat_statements
