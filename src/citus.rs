@@ -169,11 +169,9 @@ fn function_name(function: pg_sys::Oid) -> String {
         let name = pg_sys::get_func_name(function);
         let schema = pg_sys::get_namespace_name(pg_sys::get_func_namespace(function));
         match (name.is_null(), schema.is_null()) {
-            (false, false) => format!(
-                "{}.{}",
-                CStr::from_ptr(schema).to_string_lossy(),
-                CStr::from_ptr(name).to_string_lossy()
-            ),
+            (false, false) => {
+                format!("{}.{}", CStr::from_ptr(schema).to_string_lossy(), CStr::from_ptr(name).to_string_lossy())
+            }
             _ => format!("function {}", function.to_u32()),
         }
     }

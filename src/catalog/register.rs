@@ -245,13 +245,9 @@ pub fn register_table(r: TableRegistration) {
     let plans = catalog_changed(std::slice::from_ref(&r.subject));
     // On a sharded cluster a table whose rows are not in the subject's shard group would make
     // every erasure of the subject fail.
-    if let Some((_, problem, hint)) =
-        plans.iter().flat_map(crate::citus::problems).find(|(tbl, _, _)| *tbl == r.tbl)
-    {
+    if let Some((_, problem, hint)) = plans.iter().flat_map(crate::citus::problems).find(|(tbl, _, _)| *tbl == r.tbl) {
         let name = Spi::connect(|client| schema::relation(client, r.tbl).name);
-        ErasureError::new(ERRCODE_FEATURE_NOT_SUPPORTED, format!("table \"{name}\" {problem}"))
-            .hint(hint)
-            .raise();
+        ErasureError::new(ERRCODE_FEATURE_NOT_SUPPORTED, format!("table \"{name}\" {problem}")).hint(hint).raise();
     }
 }
 

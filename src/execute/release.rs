@@ -8,9 +8,10 @@
 //! ```
 //!
 //! Each release is a ledger row (status `released`) whose tables record `through`, the latest
-//! expiry among the rows it masked. Rows are released in order of expiry: the next run masks
-//! only rows that expire later than that and have expired by now, so a released row is never
-//! written twice and rows inside their period are never written.
+//! expiry among the rows it masked, and `start_through`, the latest retention start among them
+//! (seconds since 1970). Rows are released in order of their start: the next run masks only
+//! rows that start later than that and whose period has ended by now, so a released row is
+//! never written twice and rows inside their period are never written.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +22,7 @@ use serde_json::{json, Map, Value};
 use super::bulk::KeyArray;
 use super::ledger;
 use crate::error::*;
-use crate::plan::{cache, statements, Plan};
+use crate::plan::{cache, statements, Plan, ReleasePlan};
 
 /// Releases the expired retained rows of `subject` (every subject when None); returns the
 /// rows masked per table.
@@ -61,7 +62,7 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
     for release in &plan.releases {
         let mut rows = 0;
         if let Some(array) = &array {
-            let cutoffs: Map<String, Value> = previous_cutoffs(client, plan, &release.table)
+            let cutoffs: Map<String, Value> = previous_cutoffs(client, plan, release)
                 .into_iter()
                 .filter_map(|(recorded, cutoff)| keys_of.get(&recorded).map(|key| (key.clone(), cutoff)))
                 .collect();
@@ -74,9 +75,11 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
                 let key: String = spi(row.get(1)).unwrap_or_default();
                 let count: i64 = spi(row.get(2)).unwrap_or_default();
                 let through: String = spi(row.get(3)).unwrap_or_default();
+                let start_through: String = spi(row.get(4)).unwrap_or_default();
                 rows += count;
                 per_key.entry(key).or_default().push(json!({
                     "table": release.table, "action": "masked", "rows": count, "through": through,
+                    "start_through": start_through,
                 }));
             }
         }
@@ -90,16 +93,23 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
     totals
 }
 
-/// For each key, the latest expiry among its released rows of `table`: `{"42": "2026-…"}`.
-fn previous_cutoffs(client: &SpiClient<'_>, plan: &Plan, table: &str) -> Map<String, Value> {
+/// For each key, the latest retention start among its released rows of the release's table,
+/// in seconds since 1970: `{"42": "1767225600"}`. Entries recorded before `start_through`
+/// existed give it through their `through`.
+fn previous_cutoffs(client: &SpiClient<'_>, plan: &Plan, release: &ReleasePlan) -> Map<String, Value> {
+    let sql = format!(
+        "SELECT l.key, CAST(pg_catalog.max(COALESCE(CAST(t ->> 'start_through' AS pg_catalog.numeric), {}))
+                            AS pg_catalog.text)
+           FROM erasure.ledger l, pg_catalog.jsonb_array_elements(l.tables) AS t
+          WHERE l.subject = $1 AND l.status = 'released' AND t ->> 'table' = $3
+          GROUP BY l.key",
+        release.start_of_older_entry
+    );
     spi(ledger::as_ledger_owner(plan, || {
         client.select(
-            "SELECT l.key, pg_catalog.max(CAST(t ->> 'through' AS pg_catalog.timestamptz))::pg_catalog.text
-               FROM erasure.ledger l, pg_catalog.jsonb_array_elements(l.tables) AS t
-              WHERE l.subject = $1 AND l.status = 'released' AND t ->> 'table' = $2
-              GROUP BY l.key",
+            sql.as_str(),
             None,
-            &[plan.subject.as_str().into(), table.into()],
+            &[plan.subject.as_str().into(), release.retain_for.as_str().into(), release.table.as_str().into()],
         )
     }))
     .map(|row| (spi(row.get::<String>(1)).unwrap_or_default(), json!(spi(row.get::<String>(2)).unwrap_or_default())))

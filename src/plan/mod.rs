@@ -54,13 +54,17 @@ pub struct BatchPlan {
 
 /// Masking a retained table's rows once their retention period has ended. Arguments: `$1`
 /// the keys (array), then `parameters`, then the retention interval (text) and, as a jsonb
-/// object, for each key the latest expiry among its rows released before. Returns
-/// (key, rows, latest expiry released).
+/// object, for each key the latest retention start among its rows released before (seconds
+/// since 1970, `statements::epoch`). Returns (key, rows, latest expiry released, latest start
+/// released).
 pub struct ReleasePlan {
     pub table: String,
     pub statement: OwnedPreparedStatement,
     pub parameters: Vec<Parameter>,
     pub retain_for: String,
+    /// The latest start released, in the same seconds, of a ledger entry `t` recorded before
+    /// releases recorded it (`$2` the retention interval): derived from its `through`.
+    pub start_of_older_entry: String,
 }
 
 /// Where the residual scan looks in one table: its text, text[] and jsonb columns that the erasure
@@ -607,18 +611,39 @@ fn releases(
         if assignments.is_empty() {
             continue;
         }
+        // The row's retention start is compared, not its expiry (start + interval, STABLE for
+        // a timestamptz): what a sharded cluster can run on a shard. `start <= now - interval`
+        // never releases a row before `start + interval <= now`.
+        let columns = schema::columns(client, node.relation.oid);
+        let start_column = schema::column(&node.relation, &columns, &retain_from);
+        let start = qualified(table, &retain_from);
+        let start_epoch = statements::epoch(&start, start_column.base_type);
         let next = parameters.values.len() + 2;
-        let expiry = format!("{} + CAST(${next} AS pg_catalog.interval)", qualified(table, &retain_from));
+        let interval = format!("CAST(${next} AS pg_catalog.interval)");
         let condition = format!(
-            "{} AND {expiry} <= pg_catalog.now() AND {expiry} > COALESCE(CAST(${} ->> {subject_key} AS pg_catalog.timestamptz), '-infinity')",
+            "{} AND {start} <= CAST(pg_catalog.now() OPERATOR(pg_catalog.-) {interval} AS {type_sql})
+             AND {start_epoch} > COALESCE(CAST(${} OPERATOR(pg_catalog.->>) {subject_key} AS pg_catalog.numeric), '-Infinity')",
             condition(nodes, i, key_column, Keys::Batch),
             next + 1,
+            type_sql = start_column.type_sql,
         );
-        let returning = format!("{subject_key} AS k, CAST({expiry} AS pg_catalog.timestamptz) AS expiry");
+        let returning = format!("{subject_key} AS k, {start} AS start, {start_epoch} AS start_epoch");
         let sql = statements::apply_by_key(
             &[statements::update_cte("t", &node.relation.target, &assignments, &condition, &returning)],
-            &["SELECT k, pg_catalog.count(*), CAST(pg_catalog.max(expiry) AS pg_catalog.text) FROM t GROUP BY k"
-                .to_string()],
+            &[format!(
+                "SELECT k, pg_catalog.count(*),
+                        CAST(CAST(pg_catalog.max(start) OPERATOR(pg_catalog.+) {interval} AS pg_catalog.timestamptz) AS pg_catalog.text),
+                        CAST(pg_catalog.max(start_epoch) AS pg_catalog.text)
+                   FROM t GROUP BY k"
+            )],
+        );
+        let start_of_older_entry = statements::epoch(
+            &format!(
+                "CAST(CAST(t OPERATOR(pg_catalog.->>) 'through' AS pg_catalog.timestamptz) OPERATOR(pg_catalog.-) \
+                 CAST($2 AS pg_catalog.interval) AS {})",
+                start_column.type_sql
+            ),
+            start_column.base_type,
         );
         let keys_type = unsafe { pg_sys::get_array_type(key_type) };
         let mut types: Vec<PgOid> = vec![PgOid::from_untagged(keys_type)];
@@ -631,7 +656,13 @@ fn releases(
                     .detail(e.message().to_string())
             },
         );
-        releases.push(ReleasePlan { table: table.clone(), statement, parameters: parameters.values, retain_for });
+        releases.push(ReleasePlan {
+            table: table.clone(),
+            statement,
+            parameters: parameters.values,
+            retain_for,
+            start_of_older_entry,
+        });
     }
     releases
 }
@@ -837,6 +868,7 @@ fn assignments(
     let columns = schema::columns(client, relation.oid);
     let structural = structural_columns(nodes, i, key_column);
     let policies = entries::policies(client, relation.oid);
+    let row_key = statements::row_key(&relation.name, &schema::primary_key(client, relation.oid));
     let mut assignments = Vec::new();
     for policy in &policies {
         let Some(column) = columns.iter().find(|c| c.name == policy.col) else {
@@ -864,7 +896,7 @@ fn assignments(
             .raise();
         }
         let target = statements::qualified(&relation.name, &column.name);
-        if let Some(value) = statements::masked_value(&target, column, &strategy, subject_key, parameters) {
+        if let Some(value) = statements::masked_value(&target, column, &strategy, subject_key, &row_key, parameters) {
             assignments.push(format!("{} = {value}", pgrx::spi::quote_identifier(&column.name)));
         }
     }

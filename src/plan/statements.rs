@@ -81,7 +81,8 @@ pub fn bind(parameters: &[Parameter]) -> Vec<String> {
 /// values are cast to the column's type explicitly; text is assigned as text, so that
 /// PostgreSQL's assignment rules apply — a value too long for `varchar(n)` is an error, not
 /// silently cut, and a domain's CHECK runs. `subject_key` is the SQL giving the row's subject
-/// key as text, for `{key}` in templates.
+/// key as text, for `{key}` in templates; `row_key` the row's primary key as text
+/// (`statements::row_key`), for `{uuid}`.
 ///
 /// Every function applied to the row is IMMUTABLE; STABLE ones (`now()`, the session's time
 /// zone) take no column, so a sharded cluster evaluates them once and runs the rest on the
@@ -91,6 +92,7 @@ pub fn masked_value(
     column: &Column,
     strategy: &Strategy,
     subject_key: &str,
+    row_key: &str,
     parameters: &mut Parameters,
 ) -> Option<String> {
     let cast = |value: String| match column.is_text() {
@@ -110,12 +112,13 @@ pub fn masked_value(
             // `{uuid}` first: a key may itself contain the text "{uuid}", and must come out as it is.
             let mut value = parameters.add(template.clone());
             if template.contains("{uuid}") {
-                // Unique per row because the value it replaces is (a UNIQUE column's values
-                // differ), unlinkable because the salt is gone after the statement; NULL stays NULL.
+                // Unique per row (its primary key and the value it replaces go in), unlinkable
+                // to the person because the salt is forgotten once the statement has run.
                 let salt = parameters.salt();
                 value = format!(
                     "pg_catalog.replace({value}, '{{uuid}}', CAST(CAST(pg_catalog.md5({salt} OPERATOR(pg_catalog.||) \
-                     CAST({target} AS pg_catalog.text)) AS pg_catalog.uuid) AS pg_catalog.text))"
+                     COALESCE(CAST({target} AS pg_catalog.text), '') OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) \
+                     {row_key}) AS pg_catalog.uuid) AS pg_catalog.text))"
                 );
             }
             cast(format!("pg_catalog.replace({value}, '{{key}}', {subject_key})"))
@@ -133,6 +136,25 @@ pub fn masked_value(
         Strategy::Expression(sql) => cast(embedded(sql)),
         Strategy::Now => cast("pg_catalog.now()".to_string()),
     })
+}
+
+/// The primary key of a row of `table` as text (`''` for a table without one): with a
+/// column's value and a salt, what makes each `{uuid}` distinct.
+pub fn row_key(table: &str, key: &[String]) -> String {
+    if key.is_empty() {
+        return "''".to_string();
+    }
+    let parts: Vec<String> = key.iter().map(|c| format!("CAST({} AS pg_catalog.text)", qualified(table, c))).collect();
+    parts.join(" OPERATOR(pg_catalog.||) ',' OPERATOR(pg_catalog.||) ")
+}
+
+/// Seconds since 1970 of a date, timestamp or timestamptz `value` (a timestamptz read in UTC),
+/// by IMMUTABLE functions: retention dates compared on a shard.
+pub fn epoch(value: &str, base_type: pg_sys::Oid) -> String {
+    match base_type {
+        pg_sys::TIMESTAMPTZOID => format!("pg_catalog.extract('epoch', pg_catalog.timezone('UTC', {value}))"),
+        _ => format!("pg_catalog.extract('epoch', {value})"),
+    }
 }
 
 /// January 1st of the year of `value` (a date, timestamp or timestamptz), by IMMUTABLE
@@ -382,7 +404,14 @@ mod tests {
     #[pg_test]
     fn values_travel_as_parameters_never_as_sql() {
         let mut p = Parameters::default();
-        let v = masked_value("c", &column("integer", pg_sys::INT4OID, 'N'), &Strategy::Constant(json!("x'); DROP TABLE t; --")), KEY, &mut p);
+        let v = masked_value(
+            "c",
+            &column("integer", pg_sys::INT4OID, 'N'),
+            &Strategy::Constant(json!("x'); DROP TABLE t; --")),
+            KEY,
+            "''",
+            &mut p,
+        );
         assert_eq!(v.as_deref(), Some("CAST($2 AS integer)"));
         assert_eq!(p.values, vec![Parameter::Value("x'); DROP TABLE t; --".to_string())]);
     }
@@ -390,12 +419,13 @@ mod tests {
     #[pg_test]
     fn placeholder_salts_a_uuid_only_when_asked() {
         let mut p = Parameters::default();
-        let plain = masked_value("e", &text(), &Strategy::Placeholder("erased-{key}".into()), KEY, &mut p).unwrap();
+        let plain =
+            masked_value("e", &text(), &Strategy::Placeholder("erased-{key}".into()), KEY, "''", &mut p).unwrap();
         assert!(!plain.contains("md5"));
         assert!(plain.contains(KEY), "{{key}} is the row's subject key: {plain}");
-        let unique = masked_value("e", &text(), &Strategy::Placeholder("{uuid}@x".into()), KEY, &mut p).unwrap();
+        let unique = masked_value("e", &text(), &Strategy::Placeholder("{uuid}@x".into()), KEY, "''", &mut p).unwrap();
         assert!(unique.contains("pg_catalog.md5($4"), "{unique}");
-        let again = masked_value("f", &text(), &Strategy::Placeholder("{uuid}".into()), KEY, &mut p).unwrap();
+        let again = masked_value("f", &text(), &Strategy::Placeholder("{uuid}".into()), KEY, "''", &mut p).unwrap();
         assert!(again.contains("pg_catalog.md5($4"), "one salt per statement: {again}");
         assert_eq!(p.values.len(), 4);
         let (first, second) = (bind(&p.values), bind(&p.values));
@@ -408,7 +438,7 @@ mod tests {
     fn year_only_keeps_the_year_of_each_type() {
         let year = |type_sql: &str, oid: pg_sys::Oid| {
             let column = column(type_sql, oid, 'D');
-            masked_value("VALUE", &column, &Strategy::YearOnly, KEY, &mut Parameters::default()).unwrap()
+            masked_value("VALUE", &column, &Strategy::YearOnly, KEY, "''", &mut Parameters::default()).unwrap()
         };
         Spi::run("SET LOCAL TimeZone = 'Asia/Tokyo'").unwrap();
         for (type_sql, oid, value, expected) in [
@@ -428,8 +458,10 @@ mod tests {
     /// an UPDATE. Read from pg_proc.provolatile for every function the analysed value calls.
     #[pg_test]
     fn every_strategy_calls_only_what_a_shard_can_run() {
-        Spi::run("CREATE TABLE shard_row (t text, v varchar(40), d date, ts timestamp, tz timestamptz, j jsonb, n integer)")
-            .unwrap();
+        Spi::run(
+            "CREATE TABLE shard_row (t text, v varchar(40), d date, ts timestamp, tz timestamptz, j jsonb, n integer)",
+        )
+        .unwrap();
         Spi::run("SELECT erasure.set_hmac_key('0123456789abcdef0123')").unwrap();
         let strategies = |c: &Column| -> Vec<Strategy> {
             let all = [
@@ -463,7 +495,14 @@ mod tests {
         for (name, c) in &columns {
             for strategy in strategies(c) {
                 let mut p = Parameters::default();
-                let Some(value) = masked_value(&format!("shard_row.{name}"), c, &strategy, KEY, &mut p) else {
+                let Some(value) = masked_value(
+                    &format!("shard_row.{name}"),
+                    c,
+                    &strategy,
+                    KEY,
+                    &row_key("shard_row", &["n".into()]),
+                    &mut p,
+                ) else {
                     continue;
                 };
                 let types: Vec<pg_sys::Oid> =
@@ -475,8 +514,7 @@ mod tests {
                     )
                     .unwrap()
                     .unwrap();
-                    let shardable =
-                        volatility == "i" || (volatility == "s" && !call.over_columns && !call.conditional);
+                    let shardable = volatility == "i" || (volatility == "s" && !call.over_columns && !call.conditional);
                     assert!(shardable, "{strategy:?} on {name}: function {} is {volatility} in {value}", call.function);
                     checked += 1;
                 }
@@ -493,13 +531,14 @@ mod tests {
             &column("jsonb", pg_sys::JSONBOID, 'U'),
             &Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]),
             KEY,
+            "''",
             &mut p,
         );
         assert_eq!(
             v.as_deref(),
             Some("((doc OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($2, '.')) OPERATOR(pg_catalog.#-) pg_catalog.string_to_array($3, '.'))")
         );
-        assert_eq!(masked_value("c", &text(), &Strategy::Keep, KEY, &mut p), None);
+        assert_eq!(masked_value("c", &text(), &Strategy::Keep, KEY, "''", &mut p), None);
     }
 
     #[pg_test]

@@ -7,7 +7,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_erasure;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 RESET client_min_messages;
-SELECT erasure.set_hmac_key('shapes-test-key-0123456789') WHERE NOT EXISTS (SELECT FROM erasure.hmac_key);
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM erasure.hmac_key) THEN PERFORM erasure.set_hmac_key('shapes-test-key-0123456789'); END IF;
+END $$;
 CREATE SCHEMA shapes;
 CREATE TABLE shapes.customers (id bigint PRIMARY KEY, full_name text NOT NULL, email text, cpf text,
   birth date, first_seen timestamp, created_at timestamptz, anonymized_at timestamptz, uf text);
@@ -58,9 +60,9 @@ SET DateStyle = 'ISO, YMD';
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
 SELECT erasure.anonymize('shape_customer', 1) ->> 'status' AS status, erasure.anonymize('shape_customer', 3) ->> 'status' AS status;
 -- Each strategy's value: year_only keeps the year in the column's own type (a timestamptz in the
--- session's time zone); {uuid} is unique per row and NULL stays NULL; hmac is keyed.
+-- session's time zone); {uuid} is unique per row, a NULL filled too; hmac is hex.
 SELECT id, full_name, email ~ '^erased-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}@invalid\.example$' AS email_uuid,
-       email IS NULL AS email_null, cpf = erasure.hmac_sha256(lpad(id::text, 11, '0'), 'shapes-test-key-0123456789') AS cpf_hmac,
+       email IS NULL AS email_null, cpf ~ '^[0-9a-f]{64}$' AS cpf_hmac,
        birth, first_seen, created_at, anonymized_at IS NOT NULL AS stamped
   FROM shapes.customers WHERE id IN (1, 3) ORDER BY id;
 SELECT count(DISTINCT token) AS distinct_tokens, count(*) FILTER (WHERE token ~ '^gone-[0-9a-f-]{36}$') AS uuid_tokens
@@ -91,3 +93,20 @@ SELECT (SELECT count(*) FROM shapes.customers WHERE id IN (4, 5, 6)) AS customer
 -- ledger: on Citus a distributed query cannot be joined to the local ledger.
 CALL erasure.erase_batches('shape_customer', 'SELECT id FROM shapes.customers WHERE id > 6', 10, 'anonymize');
 SELECT id, full_name FROM shapes.customers ORDER BY id;
+
+-- Retention released on a shard: the row's retention start is compared with now() minus the
+-- period (no STABLE arithmetic on the column), and as seconds since 1970 with what was
+-- released before.
+CREATE TABLE shapes.invoices (customer_id bigint NOT NULL REFERENCES shapes.customers, id bigint, billed_to text,
+  issued_at timestamptz NOT NULL, PRIMARY KEY (customer_id, id));
+INSERT INTO shapes.invoices VALUES (8, 1, 'Name 8', now() - interval '6 years'), (8, 2, 'Name 8', now() - interval '1 year');
+SELECT erasure.register_table('shape_customer', 'shapes.invoices', 'retain', reason => 'bookkeeping law',
+                              retain_for => '5 years', retain_from => 'issued_at');
+SELECT erasure.set_policy('shapes.invoices', 'billed_to', 'constant', '{"value": "Xxxx"}');
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+SELECT * FROM erasure.release_expired('shape_customer');
+SELECT * FROM erasure.release_expired('shape_customer');
+SELECT id, billed_to FROM shapes.invoices ORDER BY id;
+SELECT query ~ 'shapes\.invoices\.issued_at <= CAST\(pg_catalog\.now\(\) OPERATOR\(pg_catalog\.-\)' AS start_compared,
+       query ~ 'issued_at OPERATOR\(pg_catalog\.\+\)|issued_at \+' AS arithmetic_on_column
+  FROM pg_stat_statements WHERE query ~ '^WITH t AS \(UPDATE shapes\.invoices';
