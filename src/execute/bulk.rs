@@ -22,12 +22,12 @@ use serde_json::{json, Value};
 
 use super::key::Key;
 use super::{
-    blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, writes, Blockers, Decision,
-    Mode, Outcome,
+    blockers, decide, erase_one, ledger, locks, report, require_complete, require_tables, writes, BlockerCheck,
+    Decision, Mode, Outcome,
 };
 use crate::citus;
 use crate::error::*;
-use crate::plan::{cache, statements, BatchPlan, Plan};
+use crate::plan::{cache, values, BatchPlan, Plan};
 
 /// One subject's line of a bulk erasure.
 pub struct Line {
@@ -61,7 +61,7 @@ pub fn erase_many(subject: &str, ids: &[String], mode: Mode) -> Vec<Line> {
             }
             None => keys
                 .iter()
-                .map(|key| line(&key.text, erase_one(client, plan, key, mode, None, Blockers::Check)))
+                .map(|key| line(&key.text, erase_one(client, plan, key, mode, None, BlockerCheck::Run)))
                 .collect(),
         })
     })
@@ -186,12 +186,12 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
             }
             let statement = if decision == Decision::Anonymize { &batch.apply } else { &batch.delete_all };
             let bound = match decision {
-                Decision::Anonymize => statements::bind(&plan.apply_parameters),
+                Decision::Anonymize => values::bind(&plan.apply_parameters),
                 Decision::Delete => Vec::new(),
             };
             let mut arguments = vec![KeyArray::new(client, plan, &group).argument()];
             arguments.extend(bound.iter().map(|v| v.as_str().into()));
-            super::applying(&who, || by_key(client, plan.outcomes.len(), statement, &arguments))
+            super::applying(&who, || by_key(client, plan.tables.len(), statement, &arguments))
         };
         let before = writes::so_far(plan);
         let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
@@ -213,7 +213,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
         let erasures: Vec<(String, &str, Value)> = decided
             .iter()
             .map(|(key, decision, _)| {
-                let counts = rows.get(key).cloned().unwrap_or_else(|| vec![0; plan.outcomes.len()]);
+                let counts = rows.get(key).cloned().unwrap_or_else(|| vec![0; plan.tables.len()]);
                 (key.clone(), report::status(*decision), report::tables(plan, *decision, &counts))
             })
             .collect();

@@ -33,7 +33,7 @@ use pgrx::spi::SpiClient;
 
 use crate::catalog::entries::Action;
 use crate::error::*;
-use crate::plan::{cache, statements, Plan};
+use crate::plan::{cache, values, Plan};
 use key::Key;
 
 /// How the caller wants a subject erased.
@@ -78,8 +78,8 @@ pub enum Decision {
 /// Whether an erasure checks the blockers: always, except when a replay re-applies an erasure
 /// that was decided, and allowed, before a backup was restored.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Blockers {
-    Check,
+pub enum BlockerCheck {
+    Run,
     Skip,
 }
 
@@ -106,7 +106,7 @@ pub fn erase(subject: &str, id: &str, mode: Mode, reference: Option<&str>) -> pg
         require_tables(plan);
         require_complete(plan);
         let key = Key::parse(plan, id);
-        let outcome = Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference, Blockers::Check));
+        let outcome = Spi::connect_mut(|client| erase_one(client, plan, &key, mode, reference, BlockerCheck::Run));
         match outcome {
             Outcome::Erased(report) | Outcome::AlreadyErased(report) => pgrx::JsonB(report),
             Outcome::Blocked(items) => blockers::refuse(plan, &key, &items),
@@ -127,7 +127,7 @@ pub fn erase_one(
     key: &Key,
     mode: Mode,
     reference: Option<&str>,
-    check: Blockers,
+    check: BlockerCheck,
 ) -> Outcome {
     let who = named(plan, &key.text);
     let stored: Option<String> = locks::run(&who, &plan.subject_table, || {
@@ -153,7 +153,7 @@ pub fn erase_one(
     for lock in &plan.locks {
         locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[key.argument()])));
     }
-    if check == Blockers::Check {
+    if check == BlockerCheck::Run {
         let items = blockers::find(client, plan, key);
         if !items.is_empty() {
             return Outcome::Blocked(items);
@@ -171,12 +171,12 @@ pub fn erase_one(
     let run = || {
         applying(&who, || match decision {
             Decision::Anonymize => {
-                let bound = statements::bind(&plan.apply_parameters);
+                let bound = values::bind(&plan.apply_parameters);
                 let mut arguments = vec![key.argument()];
                 arguments.extend(bound.iter().map(|v| v.as_str().into()));
-                counts(client, plan.outcomes.len(), &plan.apply, &arguments)
+                counts(client, plan.tables.len(), &plan.apply, &arguments)
             }
-            Decision::Delete => counts(client, plan.outcomes.len(), &plan.delete_all, &[key.argument()]),
+            Decision::Delete => counts(client, plan.tables.len(), &plan.delete_all, &[key.argument()]),
         })
     };
     let before = writes::so_far(plan);
@@ -196,7 +196,7 @@ pub fn erase_one(
 /// Adds the rows a second run of the erasure's statement deleted (copies that triggers made
 /// during the first) to the counts of the first; masked rows were counted by the first already.
 pub fn add_deleted(plan: &Plan, decision: Decision, rows: &mut [i64], again: &[i64]) {
-    for ((outcome, rows), again) in plan.outcomes.iter().zip(rows.iter_mut()).zip(again) {
+    for ((outcome, rows), again) in plan.tables.iter().zip(rows.iter_mut()).zip(again) {
         let deleted =
             outcome.action == Action::Delete || decision == Decision::Delete && outcome.action == Action::Mask;
         if deleted {
@@ -357,7 +357,7 @@ pub fn require_tables(plan: &Plan) {
 pub fn decide(plan: &Plan, mode: Mode, census: &[i64]) -> Result<(Decision, Option<String>), String> {
     let rows = |n: i64, what: &str| if n == 1 { format!("1 {what}row") } else { format!("{n} {what}rows") };
     let retained: Vec<String> = plan
-        .outcomes
+        .tables
         .iter()
         .zip(census)
         .filter(|(o, &n)| o.action == Action::Retain && n > 0)
@@ -366,7 +366,7 @@ pub fn decide(plan: &Plan, mode: Mode, census: &[i64]) -> Result<(Decision, Opti
     let referencing: Vec<String> = plan
         .references
         .iter()
-        .zip(census.iter().skip(plan.outcomes.len()))
+        .zip(census.iter().skip(plan.tables.len()))
         .filter(|(_, &n)| n > 0)
         .map(|(reference, &n)| {
             format!("{} of {reference} {}", rows(n, ""), if n == 1 { "references it" } else { "reference it" })
@@ -395,12 +395,12 @@ pub fn decide(plan: &Plan, mode: Mode, census: &[i64]) -> Result<(Decision, Opti
 /// that rows of others reference (it could not be deleted).
 pub fn auto_decision(plan: &Plan, census: &[i64]) -> Decision {
     let kept = plan
-        .outcomes
+        .tables
         .iter()
         .zip(census)
         .skip(1) // the subject's own row
         .any(|(o, &n)| o.action != Action::Delete && n > 0);
-    let referenced = census.iter().skip(plan.outcomes.len()).any(|&n| n > 0);
+    let referenced = census.iter().skip(plan.tables.len()).any(|&n| n > 0);
     if kept || referenced {
         Decision::Anonymize
     } else {

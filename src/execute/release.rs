@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use super::bulk::KeyArray;
 use super::ledger;
 use crate::error::*;
-use crate::plan::{cache, statements, Plan, ReleasePlan};
+use crate::plan::{cache, values, Plan, ReleasePlan};
 
 /// Releases the expired retained rows of `subject` (every subject when None); returns the
 /// rows masked per table.
@@ -66,7 +66,7 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
                 .into_iter()
                 .filter_map(|(recorded, cutoff)| keys_of.get(&recorded).map(|key| (key.clone(), cutoff)))
                 .collect();
-            let bound = statements::bind(&release.parameters);
+            let bound = values::bind(&release.parameters);
             let mut arguments = vec![array.argument()];
             arguments.extend(bound.iter().map(|v| v.as_str().into()));
             arguments.push(release.retain_for.as_str().into());

@@ -18,7 +18,7 @@ use serde_json::Value;
 use pgrx::prelude::*;
 
 use super::key::Key;
-use super::{erase_one, ledger, require_complete, Blockers, Mode, Outcome};
+use super::{erase_one, ledger, require_complete, BlockerCheck, Mode, Outcome};
 use crate::error::*;
 use crate::plan::cache;
 use crate::security;
@@ -84,7 +84,7 @@ fn again(entry: &Entry, mode: Mode) -> String {
                 return "not_found".to_string();
             };
             let key = Key::parse(plan, &key);
-            let outcome = erase_one(client, plan, &key, mode, Some(&reference), Blockers::Skip);
+            let outcome = erase_one(client, plan, &key, mode, Some(&reference), BlockerCheck::Skip);
             match outcome {
                 Outcome::Erased(report) => report["status"].as_str().unwrap_or_default().to_string(),
                 Outcome::AlreadyErased(_) => "present".to_string(),

@@ -23,11 +23,11 @@ pub fn status(decision: Decision) -> &'static str {
     }
 }
 
-/// What happened to each table: `rows[i]` counts `plan.outcomes[i]`. Under a delete, every
+/// What happened to each table: `rows[i]` counts `plan.tables[i]`. Under a delete, every
 /// table but the retained ones is deleted.
 pub fn tables(plan: &Plan, decision: Decision, rows: &[i64]) -> Value {
     Value::Array(
-        plan.outcomes
+        plan.tables
             .iter()
             .zip(rows)
             .map(|(outcome, &rows)| {
@@ -98,7 +98,7 @@ pub fn preview(
         None => "blocked",
     };
     let tables: Vec<Value> = plan
-        .outcomes
+        .tables
         .iter()
         .zip(rows)
         .map(|(o, &n)| json!({"table": o.table, "action": o.action.as_str(), "rows": n}))

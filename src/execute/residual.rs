@@ -1,5 +1,5 @@
 //! The residual scan: where the subject's identifying values remain in text an erasure
-//! leaves as it is (seed 004: free-text comments are not anonymized).
+//! leaves as it is (free-text comments, which no column policy anonymizes).
 //!
 //! ```sql
 //! SELECT * FROM erasure.residual_scan(42);   -- tbl, col, row_key, matched (never the value)

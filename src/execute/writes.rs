@@ -73,7 +73,7 @@ fn file_of(oid: pg_sys::Oid) -> u32 {
 pub fn copies_made(plan: &Plan, who: &str, before: &Written) -> bool {
     let after = so_far(plan);
     let mut copies = false;
-    for (outcome, (before, after)) in plan.outcomes.iter().zip(before.0.iter().zip(&after.0)) {
+    for (outcome, (before, after)) in plan.tables.iter().zip(before.0.iter().zip(&after.0)) {
         match outcome.action {
             Action::Retain if before != after => ErasureError::new(
                 ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION,
