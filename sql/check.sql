@@ -48,6 +48,13 @@ AS 'MODULE_PATHNAME', 'check_policy_wrapper';
 COMMENT ON FUNCTION erasure.check_policy(regclass, name) IS
     'Raises the error that setting the column''s masking policy again would raise now (the column retyped, dropped, made NOT NULL, given a unique index since): the rule erasure.set_policy() applies, for erasure.check().';
 
+CREATE FUNCTION erasure.strategy_fits(tbl regclass, col name, strategy text, params jsonb DEFAULT '{}')
+RETURNS boolean
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strategy_fits_wrapper';
+COMMENT ON FUNCTION erasure.strategy_fits(regclass, name, text, jsonb) IS
+    'Whether the masking strategy (with params) fits the column''s type, by the rule erasure.set_policy() applies: year_only and now need a date or timestamp, blank, hmac and placeholder text, jsonb_remove jsonb, null a nullable column. For erasure.suggest_policies().';
+
 CREATE FUNCTION erasure.sharding_problems(subject text)
 RETURNS TABLE(tbl regclass, problem text, hint text)
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
@@ -329,7 +336,7 @@ AS $$
       CROSS JOIN LATERAL (SELECT CASE
           WHEN c.col ~* 'e_?mail' AND (u.indexrelid IS NOT NULL OR a.attnotnull) THEN 'placeholder'
           WHEN c.col ~* '(^|_)(uf|state|estado|country|pais|país|pays|paese|land|postal|zip|cep|postnummer|gender|genero|sexo|group|grupo|region|regiao)($|_)' THEN 'keep'
-          WHEN c.col ~* '(birth|nascimento|naissance|nascita|fodelse|födelse)' AND format_type(a.atttypid, NULL) IN ('date', 'timestamp without time zone', 'timestamp with time zone') THEN 'year_only'
+          WHEN c.col ~* '(birth|nascimento|naissance|nascita|fodelse|födelse)' AND erasure.strategy_fits(c.tbl, c.col, 'year_only') THEN 'year_only'
           WHEN c.col ~* '(name|nome|namn|cognome|prenom)' AND a.attnotnull THEN 'constant'
           WHEN a.attnotnull THEN 'keep'
           ELSE 'null'

@@ -65,7 +65,8 @@ GRANT EXECUTE ON FUNCTION
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
     erasure.personal_name_pattern(), erasure.missing_privilege(oid, regclass, text),
     erasure.values_look_personal(regclass, name), erasure.check_policy(regclass, name),
-    erasure.pending_vacuum(text), erasure.relations_reading(regclass), erasure.sharding_problems(text)
+    erasure.pending_vacuum(text), erasure.relations_reading(regclass), erasure.sharding_problems(text),
+    erasure.strategy_fits(regclass, name, text, jsonb)
    TO erasure_admin;
 
 -- A pure function of its arguments: without the key it tells nothing. Subject owners'

@@ -110,6 +110,17 @@ fn check_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) {
 }
 
 #[pg_extern(sql = false)]
+fn strategy_fits(tbl: Option<pg_sys::Oid>, col: Option<&CStr>, strategy: Option<&str>, params: Option<JsonB>) -> bool {
+    let params = params.map_or(serde_json::json!({}), |p| p.0);
+    register::strategy_fits(
+        require(tbl, "tbl"),
+        &name_text(require(col, "col")),
+        require(strategy, "strategy"),
+        &params,
+    )
+}
+
+#[pg_extern(sql = false)]
 fn sharding_problems(
     subject: Option<&str>,
 ) -> TableIterator<'static, (name!(tbl, pg_sys::Oid), name!(problem, String), name!(hint, String))> {
@@ -174,15 +185,8 @@ fn anonymize_many(
 ) -> TableIterator<'static, (name!(key, String), name!(status, String), name!(report, JsonB))> {
     let mode = execute::Mode::parse(require(mode, "mode"));
     let ids = require(ids, "ids");
-    // Every element through its type's text form, as for a single id.
-    let texts: Vec<Option<String>> = Spi::connect(|client| {
-        let argument = unsafe { pgrx::datum::DatumWithOid::new(ids.datum(), ids.oid()) };
-        error::spi(
-            client.select("SELECT CAST($1 AS pg_catalog.text[])", None, &[argument]).and_then(|r| r.first().get(1)),
-        )
-        .unwrap_or_default()
-    });
-    let texts: Vec<String> = texts.into_iter().map(|t| require(t, "elements of ids")).collect();
+    let texts: Vec<String> =
+        execute::key::array_texts(ids.datum(), ids.oid()).into_iter().map(|t| require(t, "elements of ids")).collect();
     let subject = require(subject, "subject");
     let lines = execute::bulk::erase_many(subject, &texts, mode);
     TableIterator::new(lines.into_iter().map(|l| (l.key, l.status, JsonB(l.report))))

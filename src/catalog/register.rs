@@ -451,6 +451,18 @@ pub fn check_policy(tbl: pg_sys::Oid, col: &str) {
     })
 }
 
+/// Whether the strategy `strategy_name` (with `params`) fits the type of `col` of `tbl`, by the
+/// rule registration applies (`Strategy::misfit`): for `erasure.suggest_policies()`, which
+/// must not propose what `set_policy` would refuse.
+pub fn strategy_fits(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: &Value) -> bool {
+    Spi::connect(|client| {
+        let relation = schema::relation(client, tbl);
+        let columns = schema::columns(client, tbl);
+        let column = schema::column(&relation, &columns, col);
+        Strategy::parse(strategy_name, params).is_ok_and(|strategy| strategy.misfit(column).is_none())
+    })
+}
+
 /// Checks the values a strategy writes, where they can be known before any erasure: they must
 /// be accepted by the column's type and its domain's NOT NULL and CHECK constraints, and a text
 /// value must fit a `varchar(n)` (an erasure refuses to cut it), tried as the table's owner (a

@@ -57,6 +57,16 @@ impl Key {
     }
 }
 
+/// The elements of an array of any type, each in its type's text form (as a single id is
+/// read), NULL elements as None.
+pub fn array_texts(array: pg_sys::Datum, type_oid: pg_sys::Oid) -> Vec<Option<String>> {
+    Spi::connect(|client| {
+        let argument = unsafe { DatumWithOid::new(array, type_oid) };
+        spi(client.select("SELECT CAST($1 AS pg_catalog.text[])", None, &[argument]).and_then(|r| r.first().get(1)))
+            .unwrap_or_default()
+    })
+}
+
 /// The text form of any value, by its type's output function.
 pub fn output(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> String {
     unsafe {

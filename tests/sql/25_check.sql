@@ -111,3 +111,13 @@ SELECT erasure.set_policy('net.clients', 'aliases', 'keep');
 SELECT severity, tbl, col, problem FROM erasure.check('net_client')
  WHERE tbl IN ('net.events'::regclass, 'net.visits'::regclass) OR col = 'aliases' ORDER BY 2, 3;
 DROP PUBLICATION net_pub;
+
+-- One rule decides whether a strategy fits a column: set_policy, check() and suggest_policies()
+-- all ask it. A birth date kept as text is not offered year_only, which set_policy would refuse.
+ALTER TABLE net.clients ADD COLUMN birth_text text, ADD COLUMN birth_day date;
+SELECT erasure.strategy_fits('net.clients', 'birth_text', 'year_only') AS text_fits,
+       erasure.strategy_fits('net.clients', 'birth_day', 'year_only') AS date_fits,
+       erasure.strategy_fits('net.clients', 'birth_text', 'placeholder', '{"template": "x-{key}"}') AS placeholder_fits;
+SELECT statement FROM erasure.suggest_policies('net_client') WHERE statement LIKE '%birth%' ORDER BY 1;
+SELECT erasure.set_policy('net.clients', 'birth_text', 'year_only');
+ALTER TABLE net.clients DROP COLUMN birth_text, DROP COLUMN birth_day;
