@@ -71,8 +71,8 @@ rm -f "$BENCH_LOG" "$BENCH_LOG.md"
 cluster_stop
 
 # Each other major: what its build ships decides which suites need a module it lacks
-# (21_bulk counts statements with pg_stat_statements, which PostgreSQL 16's wheel lacks).
-declare -A REGRESS_NEEDS=([21_bulk]=pg_stat_statements)
+# (21_bulk and 32_shard_shapes read statements from pg_stat_statements, which PostgreSQL 16's wheel lacks).
+declare -A REGRESS_NEEDS=([21_bulk]=pg_stat_statements [32_shard_shapes]=pg_stat_statements)
 for major in $MAJORS; do
   [ "$major" = 15 ] && continue
   echo "== 5/6 PostgreSQL $major: unit tests and regression suites"
