@@ -51,6 +51,24 @@ AS 'MODULE_PATHNAME', 'drop_policy_wrapper';
 COMMENT ON FUNCTION erasure.drop_policy(regclass, name) IS
     'Removes the masking policy of a column; the column is then reported as unreviewed.';
 
+CREATE FUNCTION erasure.drop_table(subject text, tbl regclass, cascade boolean DEFAULT false) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'drop_table_wrapper';
+COMMENT ON FUNCTION erasure.drop_table(text, regclass, boolean) IS
+    'Removes a table from a subject; nothing when it is not registered. Refused (2BP01) while registered tables are found through it or it has masking policies no other subject uses, unless cascade, which drops those too. For the subject''s owner, who must own the table as well.';
+
+CREATE FUNCTION erasure.drop_blocker(subject text, name text) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'drop_blocker_wrapper';
+COMMENT ON FUNCTION erasure.drop_blocker(text, text) IS
+    'Removes a blocker of a subject; nothing when there is none by that name. For the subject''s owner.';
+
+CREATE FUNCTION erasure.drop_subject(subject text, cascade boolean DEFAULT false) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'drop_subject_wrapper';
+COMMENT ON FUNCTION erasure.drop_subject(text, boolean) IS
+    'Removes a subject; nothing when it is not registered. Refused (2BP01) while it has registered tables or blockers unless cascade, which drops them and the masking policies no other subject uses; refused (55000) while erasure requests of it are open. The ledger and the requests stay. For the owner of the subject''s table.';
+
 CREATE FUNCTION erasure.register_blocker(
     subject text,
     name text,

@@ -128,6 +128,21 @@ fn sharding_problems(
 }
 
 #[pg_extern(sql = false)]
+fn drop_table(subject: Option<&str>, tbl: Option<pg_sys::Oid>, cascade: Option<bool>) {
+    catalog::unregister::drop_table(require(subject, "subject"), require(tbl, "tbl"), require(cascade, "cascade"))
+}
+
+#[pg_extern(sql = false)]
+fn drop_blocker(subject: Option<&str>, name: Option<&str>) {
+    catalog::unregister::drop_blocker(require(subject, "subject"), require(name, "name"))
+}
+
+#[pg_extern(sql = false)]
+fn drop_subject(subject: Option<&str>, cascade: Option<bool>) {
+    catalog::unregister::drop_subject(require(subject, "subject"), require(cascade, "cascade"))
+}
+
+#[pg_extern(sql = false)]
 fn drop_policy(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) {
     register::drop_policy(require(tbl, "tbl"), &name_text(require(col, "col")))
 }

@@ -6,7 +6,7 @@
 //! - `strategy`: the masking strategies and their params.
 //! - `sql_check`: proof that catalog SQL (filters, expressions, blocker queries) is one
 //!   expression or one SELECT, so embedding it cannot change a generated statement's shape.
-//! - `register`: the registration functions of the SQL API.
+//! - `register`: the registration functions of the SQL API; `unregister`: taking them back.
 //! - `sample`: the value sampling of `erasure.check()`, as the table's owner.
 
 pub mod entries;
@@ -15,3 +15,4 @@ pub mod sample;
 pub mod schema;
 pub mod sql_check;
 pub mod strategy;
+pub mod unregister;

@@ -659,7 +659,7 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
 /// subject therefore run one after the other, the second validating what the first committed,
 /// and a table cannot be dropped or altered while it is validated. Locks are taken in one
 /// order (subjects by name, then tables by OID), so registrations queue and never deadlock.
-fn hold(client: &SpiClient<'_>, subjects: &[&str], tables: &[pg_sys::Oid]) {
+pub(super) fn hold(client: &SpiClient<'_>, subjects: &[&str], tables: &[pg_sys::Oid]) {
     crate::execute::require_statement_snapshots("a registration");
     // A transaction id from now on makes every later statement take a new snapshot, so what
     // is read after a lock wait includes what the registration waited for.
@@ -698,7 +698,7 @@ fn hold(client: &SpiClient<'_>, subjects: &[&str], tables: &[pg_sys::Oid]) {
 
 /// After a catalog write: builds each touched subject's plan (raising if the catalog no longer
 /// yields a working erasure) and tells every session to drop its cached plans at commit.
-fn catalog_changed(subjects: &[String]) -> Vec<plan::Plan> {
+pub(super) fn catalog_changed(subjects: &[String]) -> Vec<plan::Plan> {
     let plans = subjects.iter().map(|subject| plan::Plan::build(subject)).collect();
     plan::cache::invalidate_all_sessions();
     plans
