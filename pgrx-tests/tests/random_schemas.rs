@@ -1817,6 +1817,12 @@ fn check_report(case: &Case, c: usize, decision: Decision, report: &Value, probl
         let action = match (table.action, decision) {
             (Action::Retain, _) => "retained",
             (Action::Delete, _) | (Action::Mask, Decision::Delete) => "deleted",
+            // A masked table none of whose policies changes a value is not written.
+            (Action::Mask, Decision::Anonymize)
+                if table.columns.iter().all(|col| matches!(table.policy(&col.name), None | Some(Policy::Keep))) =>
+            {
+                "kept"
+            }
             (Action::Mask, Decision::Anonymize) => "masked",
         };
         let mut line = json!({"table": case.qualified(t), "action": action, "rows": case.owned(t, c)});

@@ -34,7 +34,8 @@ pub fn tables(plan: &Plan, decision: Decision, rows: &[i64]) -> Value {
                 let action = match (outcome.action, decision) {
                     (Action::Retain, _) => "retained",
                     (Action::Delete, _) | (Action::Mask, Decision::Delete) => "deleted",
-                    (Action::Mask, Decision::Anonymize) => "masked",
+                    (Action::Mask, Decision::Anonymize) if outcome.writes => "masked",
+                    (Action::Mask, Decision::Anonymize) => "kept",
                 };
                 let mut table = json!({"table": outcome.table, "action": action, "rows": rows});
                 if let Some(reason) = &outcome.reason {

@@ -102,14 +102,18 @@ pub struct PlannedTable {
     pub table: String,
     pub action: Action,
     pub reason: Option<String>,
+    /// For a masked table, whether any of its policies changes a value: a table whose columns
+    /// are all kept is not written, and the report says so.
+    pub writes: bool,
 }
 
 impl PlannedTable {
-    fn of(node: &Node) -> PlannedTable {
+    fn of(node: &Node, assignments: &[String]) -> PlannedTable {
         PlannedTable {
             table: node.relation.name.clone(),
             action: node.action(),
             reason: node.entry.as_ref().and_then(|e| e.reason.clone()),
+            writes: node.action() == Action::Delete || !assignments.is_empty(),
         }
     }
 }
@@ -261,7 +265,7 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         releases: retention::releases(&p, &nodes, key_column, key_type, batchable),
         ledger: ledger_statements(&p),
         scans: scan_targets(&p, &nodes, key_column, key_type, &one, &lock_orders),
-        tables: nodes.iter().map(PlannedTable::of).collect(),
+        tables: nodes.iter().zip(&one.assignments.lists).map(|(node, list)| PlannedTable::of(node, list)).collect(),
         references: references.iter().map(|r| r.describe(&nodes)).collect(),
         apply_parameters: one.assignments.parameters.values,
         unreviewed_columns: one.assignments.unreviewed,
