@@ -68,6 +68,58 @@ AS 'MODULE_PATHNAME', 'values_look_personal_wrapper';
 COMMENT ON FUNCTION erasure.values_look_personal(regclass, name) IS
     'Whether some of the first 100 values of the column look like e-mail addresses, CPF/CNPJ, phone numbers, IBANs or IP addresses; read as the table''s owner, restricted; NULL when the current user may not read the column.';
 
+-- Whether a column's name looks personal: it matches personal_name_pattern() and is not a
+-- numeric or uuid column of a primary or foreign key (address_id links rows, it names no one).
+CREATE FUNCTION erasure.name_looks_personal(tbl regclass, col name) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT col ~* erasure.personal_name_pattern()
+         AND NOT EXISTS (SELECT FROM pg_attribute a
+                           JOIN pg_type t ON t.oid = a.atttypid
+                           JOIN pg_constraint k ON k.conrelid = a.attrelid AND k.contype IN ('p', 'f')
+                                               AND a.attnum = ANY (k.conkey)
+                          WHERE a.attrelid = tbl AND a.attname = col
+                            AND (t.typcategory = 'N' OR a.atttypid = 'uuid'::regtype))
+$$;
+COMMENT ON FUNCTION erasure.name_looks_personal(regclass, name) IS
+    'Whether the column''s name looks personal (erasure.personal_name_pattern()), numeric and uuid key columns excepted: what check() and suggested_policy() ask of a name.';
+
+-- The policy to propose for a column nobody decided on: the one call that check()'s hint,
+-- the DDL watch and suggest_policies() all print. It erases what looks personal (by name);
+-- keep only for what does not, and for the numeric and uuid keys that link rows.
+CREATE FUNCTION erasure.suggested_policy(tbl regclass, col name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format('SELECT erasure.set_policy(%L, %L, %L%s);', tbl::text, col, pick.strategy,
+                CASE pick.strategy
+                    WHEN 'placeholder' THEN ', ''{"template": "erased-{key}@invalid.example"}'''
+                    WHEN 'constant' THEN ', ''{"value": "Xxxx"}'''
+                    ELSE '' END)
+    FROM pg_attribute a
+    CROSS JOIN LATERAL (SELECT
+        EXISTS (SELECT FROM pg_index u WHERE u.indrelid = a.attrelid AND u.indisunique
+                                         AND a.attnum = ANY (u.indkey::int2[])) AS in_unique,
+        EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype IN ('p', 'f')
+                                              AND a.attnum = ANY (k.conkey)) AS in_key,
+        erasure.strategy_fits(tbl, col, 'placeholder', '{"template": "x"}') AS text_like,
+        erasure.name_looks_personal(tbl, col) AS personal) AS c
+    CROSS JOIN LATERAL (SELECT CASE
+        WHEN c.in_key AND NOT c.personal THEN 'keep'
+        WHEN col ~* '(^|_)(uf|state|estado|country|pais|país|pays|paese|land|postal|zip|cep|postnummer|gender|genero|sexo|group|grupo|region|regiao)($|_)' THEN 'keep'
+        WHEN col ~* '(birth|nascimento|naissance|nascita|fodelse|födelse)' AND erasure.strategy_fits(tbl, col, 'year_only') THEN 'year_only'
+        WHEN col ~* 'e_?mail' AND c.text_like AND (c.in_unique OR a.attnotnull) THEN 'placeholder'
+        WHEN NOT a.attnotnull THEN 'null'
+        WHEN NOT c.personal THEN 'keep'
+        WHEN c.in_unique AND c.text_like THEN 'placeholder'
+        WHEN c.text_like THEN 'constant'
+        WHEN erasure.strategy_fits(tbl, col, 'year_only') THEN 'year_only'
+        ELSE 'keep'
+      END AS strategy) AS pick
+   WHERE a.attrelid = tbl AND a.attname = col AND NOT a.attisdropped
+$$;
+COMMENT ON FUNCTION erasure.suggested_policy(regclass, name) IS
+    'The set_policy() call erasure.check(), the DDL watch and suggest_policies() propose for a column without a policy: it erases what looks personal (placeholder for a UNIQUE or NOT NULL e-mail, year_only for birth dates, null where NULL is allowed, constant Xxxx or a placeholder for NOT NULL text); keep for state, country, postal code, gender, group, region, key columns and other NOT NULL columns whose name does not look personal.';
+
 CREATE FUNCTION erasure.check(subject text DEFAULT NULL)
 RETURNS TABLE(severity text, tbl regclass, col name, problem text, hint text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -93,7 +145,7 @@ BEGIN
     -- Columns of masked tables nobody decided on.
     RETURN QUERY
     SELECT 'error', r.tbl, a.attname, 'column has no masking policy: the erasure leaves it as it is',
-           format('SELECT erasure.set_policy(%L, %L, ''keep'');  -- or null, constant, ...', r.tbl::text, a.attname)
+           erasure.suggested_policy(r.tbl, a.attname) || '  -- review it: keep, null, constant, ...'
       FROM erasure.registered_tables($1) r
       JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
      WHERE r.action = 'mask'
@@ -161,7 +213,7 @@ BEGIN
           JOIN pg_attribute a ON a.attrelid = p.tbl AND a.attname = p.col AND NOT a.attisdropped
          WHERE p.strategy = 'keep'
     LOOP
-        looks_personal := keep.col ~* erasure.personal_name_pattern();
+        looks_personal := erasure.name_looks_personal(keep.tbl, keep.col);
         IF NOT looks_personal AND keep.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
                                                     'text[]'::regtype, 'varchar[]'::regtype) THEN
             -- Sample values, as the table's owner (never as the caller of check()).
@@ -170,7 +222,11 @@ BEGIN
         IF looks_personal THEN
             severity := 'warning'; tbl := keep.tbl; col := keep.col;
             problem := 'kept as it is, but its name or values look personal';
-            hint := format('SELECT erasure.set_policy(%L, %L, ''null'');  -- if it is personal', keep.tbl::text, keep.col);
+            hint := erasure.suggested_policy(keep.tbl, keep.col);
+            IF hint LIKE '%, ''keep'');' THEN
+                hint := format('SELECT erasure.set_policy(%L, %L, ''null'');', keep.tbl::text, keep.col);
+            END IF;
+            hint := hint || '  -- if it is personal';
             RETURN NEXT;
         END IF;
     END LOOP;
@@ -329,22 +385,8 @@ AS $$
     SELECT 1 AS step, c.tbl::text AS tbl, NULL::name AS col, c.hint AS statement
       FROM erasure.check(subject) c WHERE c.problem LIKE 'not registered%'
     UNION ALL
-    SELECT 2, c.tbl::text, c.col, format('SELECT erasure.set_policy(%L, %L, %L%s);', c.tbl::text, c.col, s.strategy, s.params)
+    SELECT 2, c.tbl::text, c.col, erasure.suggested_policy(c.tbl, c.col)
       FROM erasure.check(subject) c
-      JOIN pg_attribute a ON a.attrelid = c.tbl AND a.attname = c.col
-      LEFT JOIN pg_index u ON u.indrelid = c.tbl AND u.indisunique AND u.indnkeyatts = 1 AND u.indkey[0] = a.attnum
-      CROSS JOIN LATERAL (SELECT CASE
-          WHEN c.col ~* 'e_?mail' AND (u.indexrelid IS NOT NULL OR a.attnotnull) THEN 'placeholder'
-          WHEN c.col ~* '(^|_)(uf|state|estado|country|pais|país|pays|paese|land|postal|zip|cep|postnummer|gender|genero|sexo|group|grupo|region|regiao)($|_)' THEN 'keep'
-          WHEN c.col ~* '(birth|nascimento|naissance|nascita|fodelse|födelse)' AND erasure.strategy_fits(c.tbl, c.col, 'year_only') THEN 'year_only'
-          WHEN c.col ~* '(name|nome|namn|cognome|prenom)' AND a.attnotnull THEN 'constant'
-          WHEN a.attnotnull THEN 'keep'
-          ELSE 'null'
-        END AS strategy) AS pick
-      CROSS JOIN LATERAL (SELECT pick.strategy, CASE pick.strategy
-          WHEN 'placeholder' THEN ', ''{"template": "erased-{key}@invalid.example"}'''
-          WHEN 'constant' THEN ', ''{"value": "Xxxx"}'''
-          ELSE '' END AS params) AS s
      WHERE c.severity = 'error' AND c.problem LIKE 'column has no masking policy%'
   ) suggestions
   ORDER BY step, tbl, col

@@ -64,7 +64,8 @@ GRANT EXECUTE ON FUNCTION
     erasure.drop_table(text, regclass, boolean), erasure.drop_blocker(text, text), erasure.drop_subject(text, boolean),
     erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
-    erasure.personal_name_pattern(), erasure.missing_privilege(oid, regclass, text),
+    erasure.personal_name_pattern(), erasure.name_looks_personal(regclass, name), erasure.suggested_policy(regclass, name),
+    erasure.missing_privilege(oid, regclass, text),
     erasure.values_look_personal(regclass, name), erasure.check_policy(regclass, name),
     erasure.pending_vacuum(text), erasure.relations_reading(regclass), erasure.sharding_problems(text),
     erasure.strategy_fits(regclass, name, text, jsonb)
