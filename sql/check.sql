@@ -231,6 +231,24 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- Links to the parent not backed by a foreign key: nothing stops a column from holding
+    -- another table's key, and the erasure would then mask someone else's rows.
+    RETURN QUERY
+    SELECT 'warning', t.tbl, NULL::name,
+           format('its via columns (%s) are not a foreign key to %s: a wrong column would erase someone else''s rows',
+                  array_to_string(t.via, ', '), t.parent),
+           format('ALTER TABLE %s ADD FOREIGN KEY (%s) REFERENCES %s (%s);', t.tbl,
+                  (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v), t.parent,
+                  (SELECT string_agg(quote_ident(p), ', ') FROM unnest(t.parent_columns) AS p))
+      FROM erasure.tables t
+      JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
+     WHERE cardinality(t.via) > 0
+       AND NOT EXISTS (
+           SELECT FROM pg_constraint f
+            WHERE f.contype = 'f' AND f.conrelid = t.tbl AND f.confrelid = t.parent
+              AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum) = t.via);
+
     -- via columns without an index: every erasure scans the whole table.
     RETURN QUERY
     SELECT 'warning', t.tbl, NULL::name, format('no index on its via columns (%s): each erasure scans the table', array_to_string(t.via, ', ')),

@@ -331,6 +331,7 @@ fn resolve_link(
         schema::primary_key(client, parent.oid)
     };
     if via.len() == 1 && parent_key.len() == 1 {
+        refuse_unlinked_key(client, relation, parent, &via[0], &parent_key[0], &columns);
         return (via, parent_key);
     }
     ErasureError::new(
@@ -339,6 +340,41 @@ fn resolve_link(
     )
     .hint("Declare a foreign key on those columns, or name a single column holding the parent's single-column key.")
     .raise()
+}
+
+/// A column named as a link without a foreign key must be able to hold the parent's key: not
+/// the table's own primary key (`address.address_id` names an address, not a customer) and of
+/// the parent key's type. Otherwise the erasure would match rows of other people by accident.
+fn refuse_unlinked_key(
+    client: &SpiClient<'_>,
+    relation: &Relation,
+    parent: &Relation,
+    via: &str,
+    parent_key: &str,
+    columns: &[schema::Column],
+) {
+    let column = schema::column(relation, columns, via);
+    let parent_columns = schema::columns(client, parent.oid);
+    let key = schema::column(parent, &parent_columns, parent_key);
+    let why = if schema::primary_key(client, relation.oid) == [via.to_string()] {
+        Some(format!("It is the primary key of \"{}\": it identifies that table's own rows.", relation.name))
+    } else if column.base_type != key.base_type {
+        Some(format!("It is of type {}, the key {}.{} of type {}.", column.type_sql, parent.name, parent_key, key.type_sql))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        ErasureError::new(
+            ERRCODE_INVALID_FOREIGN_KEY,
+            format!("column \"{via}\" of \"{}\" cannot hold the key of \"{}\"", relation.name, parent.name),
+        )
+        .detail(why)
+        .hint(format!(
+            "Declare the foreign key that links them (ALTER TABLE {} ADD FOREIGN KEY (...) REFERENCES {}), or name the column that holds the key.",
+            relation.name, parent.name
+        ))
+        .raise();
+    }
 }
 
 pub fn set_policy(tbl: pg_sys::Oid, col: &str, strategy_name: &str, params: Value) {

@@ -132,3 +132,20 @@ UNION ALL
 SELECT c.oid::regclass::text
   FROM pg_class c WHERE c.relnamespace = 'erasure'::regnamespace AND c.relkind IN ('r', 'v')
    AND obj_description(c.oid, 'pg_class') IS NULL;
+
+-- A link named without a foreign key must be able to hold the parent's key: the shared
+-- address table's own primary key holds addresses, not customers, and a text column cannot
+-- hold an integer key. Both would mask other people's rows; both are refused.
+CREATE SCHEMA link;
+CREATE TABLE link.customers (id int PRIMARY KEY, address_id int, name text);
+CREATE TABLE link.addresses (address_id int PRIMARY KEY, street text);
+CREATE TABLE link.notes (id int PRIMARY KEY, customer_ref text, body text);
+CREATE TABLE link.visits (id int PRIMARY KEY, customer_id int, page text);
+SELECT erasure.register_subject('link_customer', 'link.customers');
+SELECT pg_temp.try($$SELECT erasure.register_table('link_customer', 'link.addresses', via => '{address_id}')$$);
+SELECT pg_temp.try($$SELECT erasure.register_table('link_customer', 'link.notes', via => '{customer_ref}')$$);
+-- A column of the key's type that is not the table's own key is accepted, and check() warns.
+SELECT erasure.register_table('link_customer', 'link.visits', via => '{customer_id}');
+SELECT severity, tbl, problem, hint FROM erasure.check('link_customer') WHERE problem LIKE '%not a foreign key%';
+SELECT erasure.drop_subject('link_customer', cascade => true);
+DROP SCHEMA link CASCADE;
