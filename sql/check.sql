@@ -27,6 +27,18 @@ $$;
 COMMENT ON FUNCTION erasure.registered_tables(text) IS
     'The tables registered for a subject (every subject when NULL) whose subject table the current user owns, its own table included (as mask).';
 
+-- Whether a registered table's column policies are applied to its rows: at the erasure
+-- (action mask) or when its retention period ends (action retain with retain_for).
+CREATE FUNCTION erasure.is_masked(subject text, tbl regclass, action text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT action = 'mask'
+        OR action = 'retain' AND EXISTS (SELECT FROM erasure.tables t
+                                          WHERE t.subject = $1 AND t.tbl = $2 AND t.retain_for IS NOT NULL)
+$$;
+COMMENT ON FUNCTION erasure.is_masked(text, regclass, text) IS
+    'Whether the column policies of a registered table are applied to its rows: at the erasure (mask) or at the end of its retention period (retain with retain_for). For erasure.check().';
+
 -- The privileges a subject's owner needs on a registered table for its action, the first one
 -- it lacks (NULL when it has them all): erasures run with exactly that owner's rights.
 -- Registration refuses a table for which this is not NULL, and check() reports it.
@@ -142,13 +154,16 @@ BEGIN
       FROM erasure.registered_tables($1) r JOIN pg_class c ON c.oid = r.tbl
      WHERE c.relkind NOT IN ('r', 'p');
 
-    -- Columns of masked tables nobody decided on.
+    -- Columns of masked tables nobody decided on, and of retained tables with a retention
+    -- period, which are masked by the same policies when it ends.
     RETURN QUERY
-    SELECT 'error', r.tbl, a.attname, 'column has no masking policy: the erasure leaves it as it is',
+    SELECT 'error', r.tbl, a.attname,
+           CASE r.action WHEN 'mask' THEN 'column has no masking policy: the erasure leaves it as it is'
+                ELSE 'column has no masking policy: when the retention period ends, the release leaves it as it is' END,
            erasure.suggested_policy(r.tbl, a.attname) || '  -- review it: keep, null, constant, ...'
       FROM erasure.registered_tables($1) r
       JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-     WHERE r.action = 'mask'
+     WHERE erasure.is_masked(r.subject, r.tbl, r.action)
        AND NOT EXISTS (SELECT FROM erasure.column_policies p WHERE p.tbl = r.tbl AND p.col = a.attname)
        -- the key, via columns and the columns via columns reference tie rows together: never masked
        AND NOT EXISTS (SELECT FROM erasure.subjects s WHERE s.tbl = r.tbl AND s.key_column = a.attname)
@@ -192,7 +207,7 @@ BEGIN
     -- unique index or a domain since): registration's own rule, erasure.check_policy().
     FOR policy IN
         SELECT DISTINCT p.tbl, p.col FROM erasure.column_policies p
-          JOIN erasure.registered_tables($1) r ON r.tbl = p.tbl AND r.action = 'mask'
+          JOIN erasure.registered_tables($1) r ON r.tbl = p.tbl AND erasure.is_masked(r.subject, r.tbl, r.action)
          ORDER BY 1, 2
     LOOP
         BEGIN

@@ -196,17 +196,7 @@ pub fn register_table(r: TableRegistration) {
         match (&r.retain_for, &r.retain_from) {
             (None, None) => {}
             (Some(_), Some(column)) if action == Action::Retain => {
-                let columns = schema::columns(client, relation.oid);
-                if !schema::column(&relation, &columns, column).is_date_or_timestamp() {
-                    ErasureError::new(
-                        ERRCODE_DATATYPE_MISMATCH,
-                        format!(
-                            "retain_from column \"{column}\" of relation \"{}\" is not a date or timestamp",
-                            relation.name
-                        ),
-                    )
-                    .raise();
-                }
+                schema::retention_start(client, &relation, &parent, column);
             }
             _ => ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
@@ -236,7 +226,7 @@ pub fn register_table(r: TableRegistration) {
             let subject_columns = schema::columns(client, subject.tbl);
             let key = schema::column(&subject_table, &subject_columns, &subject.key_column);
             let what = format!("the filter of table {}", relation.name);
-            security::check_catalog_sql(owner, &probe, &[key.type_oid], &what, invalid);
+            security::check_catalog_sql(owner, &probe, &[key.type_oid], security::Trial::Plan, &what, invalid);
         }
         security::as_extension_owner(security::extension_owner(client), || {
             write_table_entry(client, &r, action, parent.oid, via, parent_columns);
@@ -359,7 +349,10 @@ fn refuse_unlinked_key(
     let why = if schema::primary_key(client, relation.oid) == [via.to_string()] {
         Some(format!("It is the primary key of \"{}\": it identifies that table's own rows.", relation.name))
     } else if column.base_type != key.base_type {
-        Some(format!("It is of type {}, the key {}.{} of type {}.", column.type_sql, parent.name, parent_key, key.type_sql))
+        Some(format!(
+            "It is of type {}, the key {}.{} of type {}.",
+            column.type_sql, parent.name, parent_key, key.type_sql
+        ))
     } else {
         None
     };
@@ -587,7 +580,7 @@ fn check_values(
                 .detail(format!("expression: {sql}"))
                 .raise();
             }
-            let probe = format!("SELECT CAST((\n{sql}\n) AS {}) FROM {} LIMIT 0", column.type_sql, relation.name);
+            let probe = format!("SELECT CAST((\n{sql}\n) AS {}) FROM {} LIMIT 1", column.type_sql, relation.name);
             rewrap(
                 || spi(client.prepare(probe.as_str(), &[])),
                 |e| {
@@ -612,7 +605,7 @@ fn check_values(
             for subject in subjects {
                 let entry = entries::require_subject(client, subject);
                 let owner = security::relation_owner(client, entry.tbl);
-                security::check_catalog_sql(owner, &probe, &[], &what, |e| {
+                security::check_catalog_sql(owner, &probe, &[], security::Trial::Run { arguments: None }, &what, |e| {
                     ErasureError::new(code_of(e), format!("expression for {column_name} is invalid"))
                         .detail(e.message().to_string())
                 });
@@ -675,7 +668,11 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         let key = schema::column(&subject_table, &subject_columns, &entry.key_column);
         let what = format!("the query of blocker \"{name}\"");
         let owner = security::relation_owner(client, entry.tbl);
-        security::check_catalog_sql(owner, query, &[key.type_oid], &what, invalid);
+        // Tried on an existing subject when there is one: a blocker failing only for real keys
+        // (a cast, a function's own query) fails here rather than at every erasure.
+        let sample = format!("SELECT {} FROM {} LIMIT 1", pgrx::spi::quote_identifier(&key.name), subject_table.name);
+        let trial = security::Trial::Run { arguments: Some(&sample) };
+        security::check_catalog_sql(owner, query, &[key.type_oid], trial, &what, invalid);
         security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
                 "INSERT INTO erasure.blockers (subject, name, query, message) VALUES ($1, $2, $3, $4)

@@ -103,13 +103,13 @@ pub(super) fn condition(nodes: &[Node], i: usize, key_column: &str, keys: Keys) 
 }
 
 /// The position in the plan of a registered table's parent (the subject's table when it is).
-fn parent_of(nodes: &[Node], entry: &TableEntry) -> usize {
+pub(super) fn parent_of(nodes: &[Node], entry: &TableEntry) -> usize {
     nodes.iter().position(|n| n.relation.oid == entry.parent).unwrap_or(0)
 }
 
 /// The join of a row of `nodes[i]` to its parent's row: each via column equal to the parent
 /// column it references.
-fn parent_link(nodes: &[Node], i: usize) -> String {
+pub(super) fn parent_link(nodes: &[Node], i: usize) -> String {
     let (table, entry) = (&nodes[i].relation.name, nodes[i].entry.as_ref().expect("a registered table"));
     let parent = &nodes[parent_of(nodes, entry)].relation.name;
     let pairs: Vec<String> = entry
