@@ -39,6 +39,18 @@ $$;
 COMMENT ON FUNCTION erasure.is_masked(text, regclass, text) IS
     'Whether the column policies of a registered table are applied to its rows: at the erasure (mask) or at the end of its retention period (retain with retain_for). For erasure.check().';
 
+-- Where a registered table's rows are: the table itself, or for a partitioned table each of
+-- its partitions that holds rows (partitions of partitions included).
+CREATE FUNCTION erasure.leaves(tbl regclass) RETURNS TABLE(leaf regclass)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT $1 WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = $1 AND c.relkind = 'p')
+    UNION ALL
+    SELECT p.relid FROM pg_partition_tree($1) p WHERE p.isleaf
+$$;
+COMMENT ON FUNCTION erasure.leaves(regclass) IS
+    'The tables holding a registered table''s rows: itself, or each leaf partition of a partitioned table. For erasure.check().';
+
 -- The privileges a subject's owner needs on a registered table for its action, the first one
 -- it lacks (NULL when it has them all): erasures run with exactly that owner's rights.
 -- Registration refuses a table for which this is not NULL, and check() reports it.
@@ -180,6 +192,9 @@ BEGIN
       FROM erasure.registered_tables($1) r
       JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = r.tbl AND c.conparentid = 0
      WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.conrelid)
+       -- a partition is erased with its registered parent, whatever foreign keys it has itself
+       AND NOT EXISTS (SELECT FROM pg_partition_ancestors(c.conrelid) a
+                         JOIN erasure.registered_tables($1) o ON o.subject = r.subject AND o.tbl = a.relid)
        AND c.conrelid <> r.tbl
        AND c.conrelid::regclass::text NOT LIKE 'erasure.%';
 
@@ -249,39 +264,48 @@ BEGIN
     -- Links to the parent not backed by a foreign key: nothing stops a column from holding
     -- another table's key, and the erasure would then mask someone else's rows.
     RETURN QUERY
-    SELECT 'warning', t.tbl, NULL::name,
+    -- A partitioned table is checked in each partition holding rows: a foreign key of the
+    -- parent is in each of them, and one a partition declares itself counts as well.
+    SELECT 'warning', l.leaf, NULL::name,
            format('its via columns (%s) are not a foreign key to %s: a wrong column would erase someone else''s rows',
                   array_to_string(t.via, ', '), t.parent),
-           format('ALTER TABLE %s ADD FOREIGN KEY (%s) REFERENCES %s (%s);', t.tbl,
+           format('ALTER TABLE %s ADD FOREIGN KEY (%s) REFERENCES %s (%s);', l.leaf,
                   (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v), t.parent,
                   (SELECT string_agg(quote_ident(p), ', ') FROM unnest(t.parent_columns) AS p))
       FROM erasure.tables t
       JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
+     CROSS JOIN LATERAL erasure.leaves(t.tbl) l
      WHERE cardinality(t.via) > 0
        AND NOT EXISTS (
            SELECT FROM pg_constraint f
-            WHERE f.contype = 'f' AND f.conrelid = t.tbl AND f.confrelid = t.parent
+            WHERE f.contype = 'f' AND f.conrelid = l.leaf AND f.confrelid = t.parent
               AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, n)
                      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum) = t.via);
 
     -- via columns without an index: every erasure scans the whole table.
     RETURN QUERY
-    SELECT 'warning', t.tbl, NULL::name, format('no index on its via columns (%s): each erasure scans the table', array_to_string(t.via, ', ')),
-           format('CREATE INDEX ON %s (%s);', t.tbl, (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v))
+    -- (In each partition of a partitioned table: that is where the rows are read.)
+    SELECT 'warning', l.leaf, NULL::name, format('no index on its via columns (%s): each erasure scans the table', array_to_string(t.via, ', ')),
+           format('CREATE INDEX ON %s (%s);', l.leaf, (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v))
       FROM erasure.tables t
       JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
+     CROSS JOIN LATERAL erasure.leaves(t.tbl) l
      WHERE cardinality(t.via) > 0
        AND NOT EXISTS (
            SELECT FROM pg_index i
-            WHERE i.indrelid = t.tbl
+            WHERE i.indrelid = l.leaf
               AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest((i.indkey::int2[])[0:cardinality(t.via) - 1]) WITH ORDINALITY AS k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = t.tbl AND a.attnum = k.attnum) = t.via);
+                     JOIN pg_attribute a ON a.attrelid = l.leaf AND a.attnum = k.attnum) = t.via);
 
     -- Triggers may copy old values elsewhere (an audit table); rules and views expose columns.
     RETURN QUERY
     SELECT DISTINCT 'warning', r.tbl, NULL::name, format('trigger %s may copy the values the erasure changes into another table', tg.tgname),
            'Check what the trigger writes and register that table too (delete or mask, via its column holding the subject''s key): what it copies during an erasure is then erased with the rest. It runs with the rights of the subject''s owner.'
-      FROM erasure.registered_tables($1) r JOIN pg_trigger tg ON tg.tgrelid = r.tbl AND NOT tg.tgisinternal
+      FROM erasure.registered_tables($1) r
+      -- the table's own triggers, and those a partition has besides its parent's clones
+      JOIN pg_trigger tg ON (tg.tgrelid = r.tbl OR tg.tgrelid IN (SELECT l.leaf FROM erasure.leaves(r.tbl) l)
+                                                   AND tg.tgparentid = 0)
+                            AND NOT tg.tgisinternal
      WHERE r.action IN ('mask', 'delete');
     RETURN QUERY
     SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'warning' ELSE 'info' END, r.tbl, NULL::name,
@@ -519,6 +543,14 @@ BEGIN
         SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
          WHERE c.object_type = 'table' AND c.command_tag IN ('CREATE TABLE', 'ALTER TABLE')
     LOOP
+        -- A new partition of a registered table (next month's payments) is erased with it.
+        FOR finding IN
+            SELECT DISTINCT r.tbl FROM pg_partition_ancestors(changed.objid) a
+              JOIN erasure.registered_tables() r ON r.tbl = a.relid AND a.relid <> changed.objid
+        LOOP
+            RAISE NOTICE 'pg_erasure: % is a partition of registered table %: erased with it, nothing to register',
+                changed.objid::regclass, finding.tbl;
+        END LOOP;
         CONTINUE WHEN NOT EXISTS (SELECT FROM erasure.registered_tables() r WHERE r.tbl = changed.objid)
                   AND NOT EXISTS (SELECT FROM pg_constraint f JOIN erasure.registered_tables() r ON r.tbl = f.confrelid
                                    WHERE f.conrelid = changed.objid AND f.contype = 'f');

@@ -65,7 +65,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
     erasure.personal_name_pattern(), erasure.name_looks_personal(regclass, name), erasure.suggested_policy(regclass, name),
-    erasure.missing_privilege(oid, regclass, text), erasure.is_masked(text, regclass, text),
+    erasure.missing_privilege(oid, regclass, text), erasure.is_masked(text, regclass, text), erasure.leaves(regclass),
     erasure.values_look_personal(regclass, name), erasure.check_policy(regclass, name),
     erasure.pending_vacuum(text), erasure.relations_reading(regclass), erasure.sharding_problems(text),
     erasure.strategy_fits(regclass, name, text, jsonb)

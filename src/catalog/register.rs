@@ -184,6 +184,7 @@ pub fn register_table(r: TableRegistration) {
             .hint("Register the parent first with erasure.register_table(); chains are registered from the subject outwards.")
             .raise();
         }
+        refuse_partition_overlap(client, &relation, &subject);
         let (via, parent_columns) = resolve_link(client, &relation, &parent, r.via.clone(), &subject);
         if via.is_empty() && r.filter.is_none() {
             ErasureError::new(
@@ -335,6 +336,41 @@ fn resolve_link(
 /// A column named as a link without a foreign key must be able to hold the parent's key: not
 /// the table's own primary key (`address.address_id` names an address, not a customer) and of
 /// the parent key's type. Otherwise the erasure would match rows of other people by accident.
+/// A registered partitioned table covers its partitions, present and future: its statements
+/// reach their rows. Registering a partition beside it (or it beside one of its partitions)
+/// would erase, count and in mode delete refuse the same rows twice.
+fn refuse_partition_overlap(client: &SpiClient<'_>, relation: &Relation, subject: &entries::SubjectEntry) {
+    let related: Vec<(pg_sys::Oid, bool)> = spi(client.select(
+        "SELECT a.relid::pg_catalog.oid, true FROM pg_catalog.pg_partition_ancestors($1) a WHERE a.relid <> $1
+         UNION ALL
+         SELECT p.relid::pg_catalog.oid, false FROM pg_catalog.pg_partition_tree($1) p WHERE p.relid <> $1",
+        None,
+        &[relation.oid.into()],
+    ))
+    .map(|row| (spi(row.get(1)).unwrap_or(pg_sys::InvalidOid), spi(row.get(2)).unwrap_or(false)))
+    .collect();
+    let registered: Vec<pg_sys::Oid> =
+        entries::tables(client, &subject.subject).iter().map(|t| t.tbl).chain([subject.tbl]).collect();
+    if let Some((other, is_ancestor)) = related.into_iter().find(|(oid, _)| registered.contains(oid)) {
+        let other = schema::relation(client, other).name;
+        let (message, hint) = match is_ancestor {
+            true => (
+                format!("table \"{}\" is a partition of {other}, which is registered for erasure subject \"{}\"", relation.name, subject.subject),
+                "Its rows are erased with its parent's, by the parent's registration and policies: register nothing for it.".to_string(),
+            ),
+            false => (
+                format!("partition {other} of table \"{}\" is registered for erasure subject \"{}\"", relation.name, subject.subject),
+                format!(
+                    "Registered, the partitioned table covers all its partitions: drop the partition's registration first (SELECT erasure.drop_table({}, {});).",
+                    pgrx::spi::quote_literal(&subject.subject),
+                    pgrx::spi::quote_literal(&other)
+                ),
+            ),
+        };
+        ErasureError::new(ERRCODE_DUPLICATE_OBJECT, message).hint(hint).raise();
+    }
+}
+
 fn refuse_unlinked_key(
     client: &SpiClient<'_>,
     relation: &Relation,
