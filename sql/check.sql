@@ -195,8 +195,45 @@ BEGIN
        -- a partition is erased with its registered parent, whatever foreign keys it has itself
        AND NOT EXISTS (SELECT FROM pg_partition_ancestors(c.conrelid) a
                          JOIN erasure.registered_tables($1) o ON o.subject = r.subject AND o.tbl = a.relid)
+       -- rows pointing to a row the subject points to make it shared (below)
+       AND NOT EXISTS (SELECT FROM erasure.tables t WHERE t.subject = r.subject AND t.tbl = r.tbl AND t.referenced)
        AND c.conrelid <> r.tbl
        AND c.conrelid::regclass::text NOT LIKE 'erasure.%';
+
+    -- Tables pointing to rows the subject points to (staff and stores at an address): their
+    -- rows are not the subject's, and make the row they point to shared, which is kept.
+    RETURN QUERY
+    SELECT DISTINCT 'info', c.conrelid::regclass, NULL::name,
+           format('references %s (foreign key %s), whose rows the subject points to: a row it points to too is shared, and kept',
+                  c.confrelid::regclass, c.conname),
+           format('If its rows are the subject''s own, register it: SELECT erasure.register_table(%L, %L, ''mask'', parent => %L);',
+                  r.subject, c.conrelid::regclass::text, c.confrelid::regclass::text)
+      FROM erasure.registered_tables($1) r
+      JOIN erasure.tables t ON t.subject = r.subject AND t.tbl = r.tbl AND t.referenced
+      JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = r.tbl AND c.conparentid = 0
+     WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.conrelid)
+       AND c.conrelid <> r.tbl AND c.conrelid <> t.parent;
+
+    -- Rows the subject's rows point to, in tables nobody registered whose columns look
+    -- personal (the customer's address): the erasure leaves them as they are.
+    RETURN QUERY
+    SELECT DISTINCT 'warning', c.confrelid::regclass, NULL::name,
+           format('not registered, but %s points to it (foreign key %s) and its columns (%s) look personal: the erasure leaves the rows the subject points to',
+                  c.conrelid::regclass, c.conname,
+                  (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+                    WHERE a.attrelid = c.confrelid AND a.attnum > 0 AND NOT a.attisdropped
+                      AND erasure.name_looks_personal(c.confrelid, a.attname))),
+           format('SELECT erasure.register_table(%L, %L, parent => %L, referenced_by => %L);  -- rows others point to too are kept',
+                  r.subject, c.confrelid::regclass::text, c.conrelid::regclass::text,
+                  (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum)::text)
+      FROM erasure.registered_tables($1) r
+      JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = r.tbl AND c.conparentid = 0
+     WHERE r.action = 'mask' AND c.confrelid <> r.tbl
+       AND NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.confrelid)
+       AND c.confrelid::regclass::text NOT LIKE 'erasure.%'
+       AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attnum > 0 AND NOT a.attisdropped
+                      AND erasure.name_looks_personal(c.confrelid, a.attname));
 
     -- On a Citus cluster: registered tables whose rows are not in the subject's shard group.
     RETURN QUERY
@@ -275,27 +312,49 @@ BEGIN
       FROM erasure.tables t
       JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
      CROSS JOIN LATERAL erasure.leaves(t.tbl) l
-     WHERE cardinality(t.via) > 0
+     WHERE cardinality(t.via) > 0 AND NOT t.referenced
        AND NOT EXISTS (
            SELECT FROM pg_constraint f
             WHERE f.contype = 'f' AND f.conrelid = l.leaf AND f.confrelid = t.parent
               AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, n)
                      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum) = t.via);
-
-    -- via columns without an index: every erasure scans the whole table.
+    -- The same for a row the subject points to: the parent's columns and its foreign key.
     RETURN QUERY
-    -- (In each partition of a partitioned table: that is where the rows are read.)
-    SELECT 'warning', l.leaf, NULL::name, format('no index on its via columns (%s): each erasure scans the table', array_to_string(t.via, ', ')),
-           format('CREATE INDEX ON %s (%s);', l.leaf, (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v))
+    SELECT 'warning', t.tbl, NULL::name,
+           format('%s (%s) pointing to it are not a foreign key: a wrong column would erase someone else''s rows',
+                  t.parent, array_to_string(t.parent_columns, ', ')),
+           format('ALTER TABLE %s ADD FOREIGN KEY (%s) REFERENCES %s (%s);', t.parent,
+                  (SELECT string_agg(quote_ident(p), ', ') FROM unnest(t.parent_columns) AS p), t.tbl,
+                  (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v))
       FROM erasure.tables t
       JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
-     CROSS JOIN LATERAL erasure.leaves(t.tbl) l
+     WHERE t.referenced
+       AND NOT EXISTS (
+           SELECT FROM pg_constraint f
+            WHERE f.contype = 'f' AND f.conrelid = t.parent AND f.confrelid = t.tbl
+              AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum) = t.parent_columns);
+
+    -- via columns without an index: every erasure scans the whole table. For a row the
+    -- subject points to, the columns pointing to it: the erasure looks for other rows doing so.
+    RETURN QUERY
+    -- (In each partition of a partitioned table: that is where the rows are read.)
+    SELECT 'warning', l.leaf, NULL::name,
+           CASE WHEN t.referenced
+                THEN format('no index on its columns (%s) pointing to %s: each erasure scans the table', array_to_string(k.cols, ', '), t.tbl)
+                ELSE format('no index on its via columns (%s): each erasure scans the table', array_to_string(k.cols, ', ')) END,
+           format('CREATE INDEX ON %s (%s);', l.leaf, (SELECT string_agg(quote_ident(v), ', ') FROM unnest(k.cols) AS v))
+      FROM erasure.tables t
+      JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
+     CROSS JOIN LATERAL (SELECT CASE WHEN t.referenced THEN t.parent ELSE t.tbl END AS tbl,
+                                CASE WHEN t.referenced THEN t.parent_columns ELSE t.via END AS cols) k
+     CROSS JOIN LATERAL erasure.leaves(k.tbl) l
      WHERE cardinality(t.via) > 0
        AND NOT EXISTS (
            SELECT FROM pg_index i
             WHERE i.indrelid = l.leaf
-              AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest((i.indkey::int2[])[0:cardinality(t.via) - 1]) WITH ORDINALITY AS k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = l.leaf AND a.attnum = k.attnum) = t.via);
+              AND (SELECT array_agg(a.attname ORDER BY o.n) FROM unnest((i.indkey::int2[])[0:cardinality(k.cols) - 1]) WITH ORDINALITY AS o(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = l.leaf AND a.attnum = o.attnum) = k.cols);
 
     -- Triggers may copy old values elsewhere (an audit table); rules and views expose columns.
     RETURN QUERY

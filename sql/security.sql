@@ -59,7 +59,7 @@ GRANT EXECUTE ON PROCEDURE erasure.erase_batches(text, text, integer, text, bool
 
 GRANT EXECUTE ON FUNCTION
     erasure.register_subject(text, regclass, name, name[], boolean),
-    erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name),
+    erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name, name[]),
     erasure.set_policy(regclass, name, text, jsonb), erasure.drop_policy(regclass, name),
     erasure.drop_table(text, regclass, boolean), erasure.drop_blocker(text, text), erasure.drop_subject(text, boolean),
     erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),

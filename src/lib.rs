@@ -80,6 +80,7 @@ fn register_table(
     reason: Option<&str>,
     retain_for: Option<pgrx::datum::Interval>,
     retain_from: Option<&CStr>,
+    referenced_by: Option<Array<'_, &CStr>>,
 ) {
     register::register_table(register::TableRegistration {
         subject: require(subject, "subject").to_string(),
@@ -91,6 +92,7 @@ fn register_table(
         reason: reason.map(str::to_string),
         retain_for,
         retain_from: retain_from.map(name_text),
+        referenced_by: referenced_by.map(|v| name_list(v, "referenced_by")),
     })
 }
 

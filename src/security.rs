@@ -153,7 +153,7 @@ pub fn relation_owner(client: &SpiClient<'_>, oid: pg_sys::Oid) -> pg_sys::Oid {
     .unwrap_or(pg_sys::InvalidOid)
 }
 
-fn role_name(role: pg_sys::Oid) -> String {
+pub fn role_name(role: pg_sys::Oid) -> String {
     unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(role, false)).to_string_lossy().into_owned() }
 }
 

@@ -136,6 +136,9 @@ pub struct TableRegistration {
     pub reason: Option<String>,
     pub retain_for: Option<pgrx::datum::Interval>,
     pub retain_from: Option<String>,
+    /// Columns of the parent pointing to this table's rows (`customer.address_id`), instead
+    /// of `via` columns of this table pointing to the parent's.
+    pub referenced_by: Option<Vec<String>>,
 }
 
 pub fn register_table(r: TableRegistration) {
@@ -185,7 +188,16 @@ pub fn register_table(r: TableRegistration) {
             .raise();
         }
         refuse_partition_overlap(client, &relation, &subject);
-        let (via, parent_columns) = resolve_link(client, &relation, &parent, r.via.clone(), &subject);
+        let (via, parent_columns) = match &r.referenced_by {
+            None => resolve_link(client, &relation, &parent, r.via.clone(), &subject),
+            Some(referencing) => {
+                refuse_referenced_misuse(&relation, &parent, &r, action);
+                let (referencing, referenced) =
+                    resolve_link(client, &parent, &relation, Some(referencing.clone()), &subject);
+                refuse_unreadable_referrers(client, owner, &relation);
+                (referenced, referencing)
+            }
+        };
         if via.is_empty() && r.filter.is_none() {
             ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
@@ -252,13 +264,14 @@ fn write_table_entry(
 ) {
     spi(client.update(
         "INSERT INTO erasure.tables
-                    (subject, tbl, action, parent, via, parent_columns, filter, reason, retain_for, retain_from)
-             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6::pg_catalog.name[], $7, $8, $9, $10)
+                    (subject, tbl, action, parent, via, parent_columns, filter, reason, retain_for, retain_from,
+                     referenced)
+             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6::pg_catalog.name[], $7, $8, $9, $10, $11)
              ON CONFLICT (subject, tbl) DO UPDATE
                 SET action = excluded.action, parent = excluded.parent, via = excluded.via,
                     parent_columns = excluded.parent_columns, filter = excluded.filter,
                     reason = excluded.reason, retain_for = excluded.retain_for,
-                    retain_from = excluded.retain_from",
+                    retain_from = excluded.retain_from, referenced = excluded.referenced",
         None,
         &[
             r.subject.as_str().into(),
@@ -271,6 +284,7 @@ fn write_table_entry(
             r.reason.clone().into(),
             r.retain_for.into(),
             r.retain_from.clone().into(),
+            r.referenced_by.is_some().into(),
         ],
     ));
 }
@@ -287,19 +301,35 @@ fn resolve_link(
     let Some(via) = via else {
         return match foreign_keys.as_slice() {
             [fk] => (fk.columns.clone(), fk.referenced.clone()),
-            [] => ErasureError::new(
-                ERRCODE_INVALID_FOREIGN_KEY,
-                format!("table \"{}\" has no foreign key to \"{}\"", relation.name, parent.name),
-            )
-            .hint("Name the referencing columns with via => '{column}', or select the rows with via => '{}' and a filter.")
-            .raise(),
+            [] => {
+                let error = ErasureError::new(
+                    ERRCODE_INVALID_FOREIGN_KEY,
+                    format!("table \"{}\" has no foreign key to \"{}\"", relation.name, parent.name),
+                );
+                // The link may point the other way: the customer's row names its address.
+                match schema::foreign_keys(client, parent.oid, relation.oid).first() {
+                    Some(back) => error.hint(format!(
+                        "{} points to it: register it with referenced_by => '{{{}}}'.",
+                        parent.name,
+                        back.columns.join(",")
+                    )),
+                    None => error.hint(
+                        "Name the referencing columns with via => '{column}', or select the rows with via => '{}' and a filter.",
+                    ),
+                }
+                .raise()
+            }
             several => ErasureError::new(
                 ERRCODE_INVALID_FOREIGN_KEY,
                 format!("table \"{}\" has {} foreign keys to \"{}\"", relation.name, several.len(), parent.name),
             )
             .detail(format!(
                 "Candidates: {}.",
-                several.iter().map(|fk| format!("{} {}", fk.name, column_list(&fk.columns))).collect::<Vec<_>>().join(", ")
+                several
+                    .iter()
+                    .map(|fk| format!("{} {}", fk.name, column_list(&fk.columns)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .hint(format!("Choose one with via => '{{{}}}'.", several[0].columns.join(",")))
             .raise(),
@@ -333,9 +363,6 @@ fn resolve_link(
     .raise()
 }
 
-/// A column named as a link without a foreign key must be able to hold the parent's key: not
-/// the table's own primary key (`address.address_id` names an address, not a customer) and of
-/// the parent key's type. Otherwise the erasure would match rows of other people by accident.
 /// A registered partitioned table covers its partitions, present and future: its statements
 /// reach their rows. Registering a partition beside it (or it beside one of its partitions)
 /// would erase, count and in mode delete refuse the same rows twice.
@@ -371,6 +398,56 @@ fn refuse_partition_overlap(client: &SpiClient<'_>, relation: &Relation, subject
     }
 }
 
+/// Rows the subject points to (its address) are masked or kept, never deleted: the subject's
+/// own row, masked, still points to them. The link is the parent's columns or via's, not both.
+fn refuse_referenced_misuse(relation: &Relation, parent: &Relation, r: &TableRegistration, action: Action) {
+    if r.via.is_some() {
+        ErasureError::new(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("table \"{}\" is given both via and referenced_by", relation.name),
+        )
+        .hint("via names this table's columns pointing to the parent; referenced_by the parent's columns pointing to this table.")
+        .raise();
+    }
+    if action == Action::Delete {
+        ErasureError::new(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("rows of \"{}\" that {} points to cannot be deleted", relation.name, parent.name),
+        )
+        .detail("The subject's row, anonymized, keeps pointing to them.")
+        .hint("Register it with action mask, or retain.")
+        .raise();
+    }
+}
+
+/// A row the subject points to is changed only while no other row points to it (another
+/// customer, a staff member, a store at the same address): the erasure reads every table
+/// whose foreign key references it, with the subject owner's rights.
+fn refuse_unreadable_referrers(client: &SpiClient<'_>, owner: pg_sys::Oid, relation: &Relation) {
+    let unreadable: Option<String> = spi(client
+        .select(
+            "SELECT pg_catalog.string_agg(DISTINCT f.conrelid::pg_catalog.regclass::pg_catalog.text, ', ')
+               FROM pg_catalog.pg_constraint f
+              WHERE f.contype = 'f' AND f.confrelid = $1 AND f.conparentid = 0
+                AND NOT pg_catalog.has_table_privilege($2, f.conrelid, 'SELECT')",
+            None,
+            &[relation.oid.into(), owner.into()],
+        )
+        .and_then(|rows| rows.first().get_one()));
+    if let Some(tables) = unreadable {
+        ErasureError::new(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("the subject's owner \"{}\" cannot read {tables}, which refer to rows of \"{}\"", security::role_name(owner), relation.name),
+        )
+        .detail("A row the subject points to is erased only when no other row points to it; the erasure must read those tables to know.")
+        .hint(format!("GRANT SELECT ON {tables} TO {};", pgrx::spi::quote_identifier(security::role_name(owner))))
+        .raise();
+    }
+}
+
+/// A column named as a link without a foreign key must be able to hold the parent's key: not
+/// the table's own primary key (`address.address_id` names an address, not a customer) and of
+/// the parent key's type. Otherwise the erasure would match rows of other people by accident.
 fn refuse_unlinked_key(
     client: &SpiClient<'_>,
     relation: &Relation,

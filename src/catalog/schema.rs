@@ -57,6 +57,8 @@ impl Column {
 
 /// A foreign key from one table to another: `columns` reference `referenced`.
 pub struct ForeignKey {
+    /// The referencing table.
+    pub table: pg_sys::Oid,
     pub name: String,
     pub columns: Vec<String>,
     pub referenced: Vec<String>,
@@ -240,6 +242,11 @@ pub fn restricting_self_references(client: &SpiClient<'_>, table: pg_sys::Oid) -
     foreign_keys_where(client, "c.conrelid = $1 AND c.confrelid = $1 AND c.confdeltype IN ('a', 'r')", &[table.into()])
 }
 
+/// Every foreign key referencing `to`, from any table: who else may point to a row.
+pub fn referencing(client: &SpiClient<'_>, to: pg_sys::Oid) -> Vec<ForeignKey> {
+    foreign_keys_where(client, "c.confrelid = $1", &[to.into()])
+}
+
 /// The foreign keys (declared on a table, not inherited by its partitions) matching
 /// `condition` on pg_constraint `c`, by name.
 fn foreign_keys_where(
@@ -248,7 +255,7 @@ fn foreign_keys_where(
     arguments: &[pgrx::datum::DatumWithOid<'_>],
 ) -> Vec<ForeignKey> {
     let query = format!(
-        "SELECT c.conname::pg_catalog.text,
+        "SELECT c.conrelid, c.conname::pg_catalog.text,
                 ARRAY(SELECT a.attname::pg_catalog.text
                         FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
                         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -263,9 +270,10 @@ fn foreign_keys_where(
     );
     spi(client.select(query.as_str(), None, arguments))
         .map(|row| ForeignKey {
-            name: spi(row.get(1)).unwrap_or_default(),
-            columns: spi(row.get(2)).unwrap_or_default(),
-            referenced: spi(row.get(3)).unwrap_or_default(),
+            table: spi(row.get(1)).unwrap_or(pg_sys::InvalidOid),
+            name: spi(row.get(2)).unwrap_or_default(),
+            columns: spi(row.get(3)).unwrap_or_default(),
+            referenced: spi(row.get(4)).unwrap_or_default(),
         })
         .collect()
 }
