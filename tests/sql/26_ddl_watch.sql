@@ -63,6 +63,9 @@ CREATE VIEW watch.person_catalog AS
     UNION ALL SELECT 'policy', tbl::text, col || ' ' || strategy FROM erasure.column_policies WHERE tbl::text LIKE 'watch.%'
     ORDER BY 1, 2, 3;
 CREATE TEMP TABLE catalog_before AS SELECT * FROM watch.person_catalog;
+-- An erasure before the renames: this session's plan of the subject is then cached.
+INSERT INTO watch.people VALUES (3, 'Cid Early', '555-0300');
+SELECT erasure.anonymize('watch_person', 3) ->> 'status' AS early_erasure;
 
 -- A later migration renames columns: each entry naming one follows it (the key, a summary
 -- column, the parent's key of via links, via columns, retain_from, policies), in the
