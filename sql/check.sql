@@ -586,8 +586,16 @@ AS 'MODULE_PATHNAME', 'cleanup_wrapper';
 COMMENT ON FUNCTION erasure.cleanup(text) IS
     'Runs the analyze and refresh steps erasure.pending_vacuum(subject) lists, each as the relation''s owner: ANALYZE of the tables erasures changed, REFRESH of the materialized views over them. VACUUM cannot run inside a function: run the vacuum steps yourself.';
 
+-- The old name of the column an ALTER TABLE … RENAME COLUMN renamed (written in Rust: it reads the
+-- statement PostgreSQL collected, src/catalog/renames.rs); NULL for any other command.
+CREATE FUNCTION erasure.renamed_column(command pg_ddl_command) RETURNS text
+LANGUAGE c STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'renamed_column_wrapper';
+COMMENT ON FUNCTION erasure.renamed_column(pg_ddl_command) IS
+    'For the DDL watch: the old name of the column a RENAME COLUMN command (a pg_ddl_command of pg_event_trigger_ddl_commands()) renamed, NULL for other commands.';
+
 -- The DDL watch: warns when a migration adds what the erasure catalog does not cover, and keeps
--- the catalog in step when registered tables or columns are dropped. It never makes DDL fail and
+-- the catalog in step when registered tables or columns are renamed or dropped. It never makes DDL fail and
 -- says nothing about tables that have nothing to do with a registered one. Both run as the
 -- extension's owner (SECURITY DEFINER): whoever runs the DDL may not be allowed to read or write
 -- the catalog, and they only act on the objects PostgreSQL reports as created or dropped.
@@ -597,7 +605,51 @@ AS $function$
 DECLARE
     changed record;
     finding record;
+    renamed record;
+    renamed_in regclass[];
+    followed integer;
+    total integer;
 BEGIN
+    -- A renamed column keeps its catalog entries, which name it: they follow it from the old name
+    -- to the new one, in the table and in the inheritance children (partitions) the rename
+    -- reached, which are all of them (PostgreSQL refuses to rename a column in a parent only).
+    FOR renamed IN
+        SELECT c.objid::regclass AS tbl, old_name::name, a.attname AS new_name
+          FROM pg_event_trigger_ddl_commands() c
+          CROSS JOIN LATERAL erasure.renamed_column(c.command) old_name
+          JOIN pg_attribute a ON a.attrelid = c.objid AND a.attnum = c.objsubid
+         WHERE c.object_type = 'table column' AND old_name IS NOT NULL
+    LOOP
+        WITH RECURSIVE reached(tbl) AS (
+            SELECT renamed.tbl::oid
+            UNION
+            SELECT i.inhrelid FROM pg_inherits i JOIN reached r ON i.inhparent = r.tbl)
+        SELECT array_agg(tbl::regclass) INTO renamed_in FROM reached;
+        UPDATE erasure.column_policies SET col = renamed.new_name
+         WHERE tbl = ANY (renamed_in) AND col = renamed.old_name;
+        GET DIAGNOSTICS total = ROW_COUNT;
+        UPDATE erasure.subjects SET key_column = renamed.new_name
+         WHERE tbl = ANY (renamed_in) AND key_column = renamed.old_name;
+        GET DIAGNOSTICS followed = ROW_COUNT;
+        total := total + followed;
+        UPDATE erasure.subjects SET summary_columns = array_replace(summary_columns, renamed.old_name, renamed.new_name)
+         WHERE tbl = ANY (renamed_in) AND renamed.old_name = ANY (summary_columns);
+        GET DIAGNOSTICS followed = ROW_COUNT;
+        total := total + followed;
+        UPDATE erasure.tables
+           SET via = array_replace(via, renamed.old_name, renamed.new_name),
+               retain_from = CASE WHEN retain_from = renamed.old_name THEN renamed.new_name ELSE retain_from END
+         WHERE tbl = ANY (renamed_in) AND (renamed.old_name = ANY (via) OR retain_from = renamed.old_name);
+        GET DIAGNOSTICS followed = ROW_COUNT;
+        total := total + followed;
+        UPDATE erasure.tables SET parent_columns = array_replace(parent_columns, renamed.old_name, renamed.new_name)
+         WHERE parent = ANY (renamed_in) AND renamed.old_name = ANY (parent_columns);
+        GET DIAGNOSTICS followed = ROW_COUNT;
+        IF total + followed > 0 THEN
+            RAISE NOTICE 'pg_erasure: erasure catalog entries of %.% now name it %',
+                renamed.tbl, quote_ident(renamed.old_name), quote_ident(renamed.new_name);
+        END IF;
+    END LOOP;
     FOR changed IN
         SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
          WHERE c.object_type = 'table' AND c.command_tag IN ('CREATE TABLE', 'ALTER TABLE')
@@ -627,7 +679,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $function$;
 COMMENT ON FUNCTION erasure.watch_ddl() IS
-    'Event trigger function: after CREATE TABLE or ALTER TABLE, warns about what erasure.check() finds wrong with a registered table or with a table referencing one.';
+    'Event trigger function: after ALTER TABLE … RENAME COLUMN, renames the column in the erasure catalog (policy, key, summary, via, retain_from); after CREATE TABLE or ALTER TABLE, warns about what erasure.check() finds wrong with a registered table or with a table referencing one.';
 
 CREATE FUNCTION erasure.watch_drops() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -278,6 +278,12 @@ fn values_look_personal(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) -> Option<
     catalog::sample::values_look_personal(require(tbl, "tbl"), &name_text(require(col, "col")))
 }
 
+#[pg_extern(sql = false)]
+fn renamed_column(command: pgrx::Internal) -> Option<String> {
+    // SAFETY: sql/check.sql declares the argument as pg_ddl_command, a CollectedCommand pointer.
+    unsafe { command.get::<pg_sys::CollectedCommand>() }.and_then(catalog::renames::renamed_column)
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {

@@ -8,9 +8,11 @@
 //!   expression or one SELECT, so embedding it cannot change a generated statement's shape.
 //! - `register`: the registration functions of the SQL API; `unregister`: taking them back.
 //! - `sample`: the value sampling of `erasure.check()`, as the table's owner.
+//! - `renames`: the old name of a renamed column, read by the DDL watch.
 
 pub mod entries;
 pub mod register;
+pub mod renames;
 pub mod sample;
 pub mod schema;
 pub mod sql_check;
