@@ -214,6 +214,27 @@ pub fn catalog_oid(client: &SpiClient<'_>) -> pg_sys::Oid {
         .unwrap_or(pg_sys::InvalidOid)
 }
 
+/// Per subject, a digest of everything registered for it that its plan is built from: its
+/// row, its tables, their column policies, its blockers, and when the hmac key was set.
+pub fn registrations(client: &SpiClient<'_>, subjects: &[String]) -> std::collections::HashMap<String, String> {
+    spi(read(
+        client,
+        "SELECT s.subject, pg_catalog.md5(pg_catalog.concat_ws('|', CAST(pg_catalog.to_jsonb(s) AS pg_catalog.text),
+                (SELECT pg_catalog.string_agg(CAST(pg_catalog.to_jsonb(t) AS pg_catalog.text), ';' ORDER BY t.tbl)
+                   FROM erasure.tables t WHERE t.subject = s.subject),
+                (SELECT pg_catalog.string_agg(CAST(pg_catalog.to_jsonb(p) AS pg_catalog.text), ';' ORDER BY p.tbl, p.col)
+                   FROM erasure.column_policies p
+                  WHERE p.tbl = s.tbl OR p.tbl IN (SELECT t.tbl FROM erasure.tables t WHERE t.subject = s.subject)),
+                (SELECT pg_catalog.string_agg(CAST(pg_catalog.to_jsonb(b) AS pg_catalog.text), ';' ORDER BY b.name)
+                   FROM erasure.blockers b WHERE b.subject = s.subject),
+                (SELECT CAST(k.set_at AS pg_catalog.text) FROM erasure.hmac_key k)))
+           FROM erasure.subjects s WHERE s.subject = ANY ($1)",
+        &[subjects.to_vec().into()],
+    ))
+    .map(|row| (spi(row.get::<String>(1)).unwrap_or_default(), spi(row.get::<String>(2)).unwrap_or_default()))
+    .collect()
+}
+
 /// The names of every registered subject.
 pub fn subject_names(client: &SpiClient<'_>) -> Vec<String> {
     spi(read(client, "SELECT subject FROM erasure.subjects ORDER BY subject", &[]))

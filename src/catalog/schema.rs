@@ -195,6 +195,48 @@ pub fn retention_start(
     RetentionStart { column, on_parent }
 }
 
+/// What an erasure plan is built from, per table, as a digest: the table's kind, owner,
+/// persistence, row security, children and partitions, columns, constraints (its own and those
+/// referencing it), indexes, triggers, rules and policies. Statistics are not in it: ANALYZE
+/// changes none of this (`plan::cache`).
+pub fn definitions(client: &SpiClient<'_>, tables: &[pg_sys::Oid]) -> std::collections::HashMap<pg_sys::Oid, String> {
+    let list = |sql: &str| {
+        format!("(SELECT pg_catalog.string_agg(CAST(x AS pg_catalog.text), ';' ORDER BY CAST(x AS pg_catalog.text)) FROM ({sql}) AS x)")
+    };
+    let query = format!(
+        "SELECT c.oid, pg_catalog.md5(pg_catalog.concat_ws('|',
+                c.relname, c.relnamespace, c.relkind, c.relowner, c.relpersistence, c.relrowsecurity,
+                c.relforcerowsecurity, c.relreplident, c.relispartition, c.relacl,
+                {}, {}, {}, {}, {}, {}, {}))
+           FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1)",
+        list("SELECT a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attisdropped, a.attgenerated,
+                     a.attidentity FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"),
+        list("SELECT k.oid, k.conname, k.contype, k.conrelid, k.conkey, k.confrelid, k.confkey, k.confupdtype,
+                     k.confdeltype, k.condeferrable, k.convalidated
+                FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid OR k.confrelid = c.oid"),
+        list("SELECT i.indexrelid, i.indkey, i.indisunique, i.indisvalid, i.indisready, i.indnkeyatts,
+                     pg_catalog.md5(COALESCE(pg_catalog.pg_get_expr(i.indexprs, i.indrelid), '') ||
+                                    COALESCE(pg_catalog.pg_get_expr(i.indpred, i.indrelid), ''))
+                FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid"),
+        list("SELECT t.oid, t.tgname, t.tgenabled, t.tgfoid, t.tgtype FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid"),
+        list("SELECT r.oid, r.ev_type, r.ev_enabled FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid"),
+        list("SELECT i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid"),
+        list("SELECT p.oid, p.polcmd, p.polpermissive FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid"),
+    );
+    let array: Vec<pg_sys::Oid> = tables.to_vec();
+    let digests: Vec<(pg_sys::Oid, String)> = spi(client.select(query.as_str(), None, &[array.into()]))
+        .map(|row| (spi(row.get(1)).unwrap_or(pg_sys::InvalidOid), spi(row.get::<String>(2)).unwrap_or_default()))
+        .collect();
+    // On a Citus cluster, how a table is distributed decides how its batches run.
+    digests
+        .into_iter()
+        .map(|(oid, digest)| match crate::citus::distribution(client, oid) {
+            Some(d) => (oid, format!("{digest}|{}|{:?}|{}", d.method, d.column, d.colocation)),
+            None => (oid, digest),
+        })
+        .collect()
+}
+
 /// The primary key's columns, in key order; empty when the table has none.
 pub fn primary_key(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<String> {
     let keys: Option<Vec<String>> = spi(client

@@ -175,8 +175,13 @@ pub struct Plan {
     pub references: Vec<String>,
     /// `table.column` of every column of a masked table that has no policy.
     pub unreviewed_columns: Vec<String>,
-    /// Relations whose change makes this plan stale.
-    pub relations: Vec<pg_sys::Oid>,
+    /// The definition of each of its tables when it was built (`schema::definitions`): the
+    /// plan is rebuilt once one of them changes (`cache`).
+    pub definitions: Vec<(pg_sys::Oid, String)>,
+    /// The catalog table (`erasure.subjects`), whose invalidation means the catalog changed.
+    pub catalog: pg_sys::Oid,
+    /// The subject's registrations when it was built (`entries::registrations`).
+    pub registrations: String,
     /// Per table of the plan, in plan order: it and its partitions and inheritance children,
     /// whose writes during an erasure `execute::writes` watches.
     pub watched: Vec<Vec<pg_sys::Oid>>,
@@ -222,7 +227,15 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
     let (key_type, key_type_sql) = (key.type_oid, key.type_sql.clone());
     let key_column = subject.key_column.as_str();
 
-    let nodes = tree::order_tables(client, root, entries::tables(client, &subject.subject));
+    let registrations = entries::registrations(client, std::slice::from_ref(&subject.subject))
+        .remove(&subject.subject)
+        .unwrap_or_default();
+    let entries = entries::tables(client, &subject.subject);
+    // Read before anything else of the tables: a change committed while the plan is built
+    // then differs from what was read, and the plan is built again.
+    let tables: Vec<pg_sys::Oid> = std::iter::once(subject.tbl).chain(entries.iter().map(|e| e.tbl)).collect();
+    let mut definitions = schema::definitions(client, &tables);
+    let nodes = tree::order_tables(client, root, entries);
     refusals::check_kept_rows_survive_deletes(client, &nodes);
     refusals::check_retained_rows_survive_masking(client, &nodes);
     let references = shape::self_references(client, &nodes);
@@ -242,8 +255,6 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
     };
     let digest_key = subject.personal_key.then(crate::keyed_hash::key);
     let text_array = unsafe { pg_sys::get_array_type(pg_sys::TEXTOID) };
-    let mut relations: Vec<pg_sys::Oid> = nodes.iter().map(|n| n.relation.oid).collect();
-    relations.push(entries::catalog_oid(client));
 
     Plan {
         subject: subject.subject.clone(),
@@ -283,7 +294,9 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         apply_parameters: one.assignments.parameters.values,
         unreviewed_columns: one.assignments.unreviewed,
         watched: nodes.iter().map(|n| schema::table_and_descendants(client, n.relation.oid)).collect(),
-        relations,
+        definitions: tables.iter().map(|t| (*t, definitions.remove(t).unwrap_or_default())).collect(),
+        catalog: entries::catalog_oid(client),
+        registrations,
         sharded: crate::citus::sharded_by_key(client, subject.tbl, key_column),
         routing: tree::routing(&nodes, key_column),
         has_tables: nodes.len() > 1,

@@ -101,3 +101,33 @@ SELECT erasure.register_blocker('member', 'marked',
   $$SELECT k.id AS order_id, k.ship_to FROM bulk.orders k WHERE k.member_id = $1 AND k.ship_to = 'hold $1'$$);
 UPDATE bulk.orders SET ship_to = 'hold $1' WHERE id = 202;  -- member 101, already awaiting payment
 SELECT key, status, report -> 'blockers' AS blockers FROM erasure.anonymize_many('member', ARRAY[101, 201]);
+
+-- Statistics are not a new definition: after ANALYZE (as autovacuum runs it) the session's
+-- plan is kept; PostgreSQL replans its saved statements itself. A column added to a
+-- registered table is: the plan is built again, once. Building a plan reads the catalog's
+-- tables (the query below), so its calls count the builds.
+INSERT INTO bulk.members SELECT g, 'Member ' || g, 'm' || g || '@example.com', 'SP' FROM generate_series(20001, 20006) g;
+SELECT erasure.anonymize('member', 20001) ->> 'status' AS warm;
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+ANALYZE bulk.members, bulk.orders, bulk.items, bulk.mails, bulk.invoices;
+SELECT erasure.anonymize('member', 20002) ->> 'status' AS after_analyze;
+SELECT coalesce(sum(calls), 0) AS builds_after_analyze FROM pg_stat_statements
+ WHERE query LIKE 'SELECT tbl::pg_catalog.oid, action, parent::pg_catalog.oid%';
+-- A registration of another subject rebuilds that subject's plan only: the one build counted
+-- is the registration's own check of the guest's plan (rebuilding every plan made it two).
+CREATE TABLE bulk.guests (id integer PRIMARY KEY, nickname text);
+SELECT erasure.register_subject('guest', 'bulk.guests');
+SELECT erasure.anonymize('member', 20003) ->> 'status' AS warm_again;
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+SELECT erasure.set_policy('bulk.guests', 'nickname', 'null');
+SELECT erasure.anonymize('member', 20004) ->> 'status' AS after_other_registration;
+SELECT coalesce(sum(calls), 0) AS builds_after_other_registration FROM pg_stat_statements
+ WHERE query LIKE 'SELECT tbl::pg_catalog.oid, action, parent::pg_catalog.oid%';
+SELECT erasure.drop_subject('guest', cascade => true);
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+ALTER TABLE bulk.orders ADD COLUMN courier_note text;
+SELECT erasure.anonymize('member', 20005) -> 'unreviewed_columns' AS after_alter;
+SELECT erasure.anonymize('member', 20006) ->> 'status' AS again;
+SELECT coalesce(sum(calls), 0) AS builds_after_alter FROM pg_stat_statements
+ WHERE query LIKE 'SELECT tbl::pg_catalog.oid, action, parent::pg_catalog.oid%';
+ALTER TABLE bulk.orders DROP COLUMN courier_note;
