@@ -171,3 +171,22 @@ SELECT q.id, q.subject, q.key, q.reference, q.received_at, q.due_at,
   LEFT JOIN erasure.ledger l ON l.request_id = q.ledger_request_id;
 COMMENT ON VIEW erasure.requests IS
     'Each erasure request with its status: pending, blocked (blockers, and held_until when they say until when), failing (the last run failed: last_sqlstate, last_error), overdue (past due_at, not done), not_found (the subject''s row was gone: closed) or done.';
+
+-- Registered batch rules: the candidate queries of erasure.erase_batches(). The subject's owner
+-- registers them (erasure.register_batch_rule); an operator runs them by name, with the owner's
+-- rights, and never supplies SQL of its own. query is one SELECT returning one column of the
+-- subject key's type; it takes $1, of type parameter, when parameter is not NULL.
+CREATE TABLE erasure.batch_rules (
+    subject   text NOT NULL REFERENCES erasure.subjects ON DELETE CASCADE,
+    name      text NOT NULL CHECK (name <> ''),
+    query     text NOT NULL,
+    parameter regtype,
+    comment   text,
+    PRIMARY KEY (subject, name)
+);
+COMMENT ON TABLE erasure.batch_rules IS
+    'Named candidate queries for erasure.erase_batches(), registered by the subject''s owner and run with its rights: one SELECT returning subject keys, taking $1 of type parameter when it is not NULL.';
+COMMENT ON COLUMN erasure.batch_rules.parameter IS
+    'The type of the rule''s $1 (e.g. interval), to which the operator''s argument is converted; NULL when the rule takes no parameter.';
+
+SELECT pg_catalog.pg_extension_config_dump('erasure.batch_rules', '');

@@ -276,6 +276,44 @@ fn values_look_personal(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) -> Option<
     catalog::sample::values_look_personal(require(tbl, "tbl"), &name_text(require(col, "col")))
 }
 
+#[pg_extern(sql = false)]
+fn register_batch_rule(
+    subject: Option<&str>,
+    name: Option<&str>,
+    query: Option<&str>,
+    parameter: Option<pg_sys::Oid>,
+    comment: Option<&str>,
+) {
+    catalog::batch_rules::register_batch_rule(
+        require(subject, "subject"),
+        require(name, "name"),
+        require(query, "query"),
+        parameter,
+        comment.map(str::to_string),
+    )
+}
+
+#[pg_extern(sql = false)]
+fn drop_batch_rule(subject: Option<&str>, name: Option<&str>) {
+    catalog::batch_rules::drop_batch_rule(require(subject, "subject"), require(name, "name"))
+}
+
+#[pg_extern(sql = false)]
+fn batch_candidates(
+    subject: Option<&str>,
+    rule: Option<&str>,
+    argument: Option<&str>,
+    except_keys: Option<Array<'_, &str>>,
+) -> SetOfIterator<'static, String> {
+    let except_keys: Vec<String> = require(except_keys, "except_keys")
+        .iter()
+        .map(|k| require(k, "elements of except_keys").to_string())
+        .collect();
+    let keys =
+        catalog::batch_rules::candidates(require(subject, "subject"), require(rule, "rule"), argument, &except_keys);
+    SetOfIterator::new(keys)
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
