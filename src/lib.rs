@@ -232,11 +232,17 @@ fn residual_scan(
     subject: Option<&str>,
 ) -> TableIterator<
     'static,
-    (name!(tbl, pg_sys::Oid), name!(col, String), name!(row_key, Option<String>), name!(matched, String)),
+    (
+        name!(tbl, pg_sys::Oid),
+        name!(col, String),
+        name!(row_key, Option<String>),
+        name!(matched, String),
+        name!(acknowledged, bool),
+    ),
 > {
     let (subject, id) = (require(subject, "subject"), id_text(id));
     let residuals = execute::residual::residual_scan(subject, &id);
-    TableIterator::new(residuals.into_iter().map(|r| (r.tbl, r.col, r.row_key, r.matched)))
+    TableIterator::new(residuals.into_iter().map(|r| (r.tbl, r.col, r.row_key, r.matched, r.acknowledged)))
 }
 
 #[pg_extern(sql = false)]
@@ -312,6 +318,33 @@ fn batch_candidates(
     let keys =
         catalog::batch_rules::candidates(require(subject, "subject"), require(rule, "rule"), argument, &except_keys);
     SetOfIterator::new(keys)
+}
+
+#[pg_extern(sql = false)]
+fn acknowledge(
+    subject: Option<&str>,
+    finding: Option<&str>,
+    tbl: Option<pg_sys::Oid>,
+    object: Option<&CStr>,
+    reason: Option<&str>,
+) {
+    catalog::acknowledge::acknowledge(
+        require(subject, "subject"),
+        require(finding, "finding"),
+        require(tbl, "tbl"),
+        &name_text(require(object, "object")),
+        require(reason, "reason"),
+    )
+}
+
+#[pg_extern(sql = false)]
+fn unacknowledge(subject: Option<&str>, finding: Option<&str>, tbl: Option<pg_sys::Oid>, object: Option<&CStr>) {
+    catalog::acknowledge::unacknowledge(
+        require(subject, "subject"),
+        require(finding, "finding"),
+        require(tbl, "tbl"),
+        &name_text(require(object, "object")),
+    )
 }
 
 #[cfg(any(test, feature = "pg_test"))]
