@@ -311,10 +311,8 @@ fn batch_candidates(
     argument: Option<&str>,
     except_keys: Option<Array<'_, &str>>,
 ) -> SetOfIterator<'static, String> {
-    let except_keys: Vec<String> = require(except_keys, "except_keys")
-        .iter()
-        .map(|k| require(k, "elements of except_keys").to_string())
-        .collect();
+    let except_keys: Vec<String> =
+        require(except_keys, "except_keys").iter().map(|k| require(k, "elements of except_keys").to_string()).collect();
     let keys =
         catalog::batch_rules::candidates(require(subject, "subject"), require(rule, "rule"), argument, &except_keys);
     SetOfIterator::new(keys)

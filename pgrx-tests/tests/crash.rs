@@ -65,9 +65,7 @@ fn setup() -> String {
 }
 
 fn erase_batches() -> String {
-    format!(
-        "CALL erasure.erase_batches('customer', 'from', '{FIRST}', {BATCH}, 'anonymize')"
-    )
+    format!("CALL erasure.erase_batches('customer', 'from', '{FIRST}', {BATCH}, 'anonymize')")
 }
 
 /// The server of the tests, driven with pg_ctl as the postgres OS user (PostgreSQL refuses

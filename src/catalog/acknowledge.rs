@@ -61,14 +61,13 @@ pub fn unacknowledge(subject: &str, finding: &str, tbl: pg_sys::Oid, object: &st
     let removed = Spi::connect_mut(|client| {
         hold_finding(client, subject, finding, tbl, "take back acknowledgements");
         security::as_extension_owner(security::extension_owner(client), || {
-            spi(client.update(
+            !spi(client.update(
                 "DELETE FROM erasure.acknowledgements
                   WHERE subject = $1 AND finding = $2 AND tbl = $3 AND object = $4::pg_catalog.name",
                 None,
                 &[subject.into(), finding.into(), tbl.into(), object.into()],
             ))
-            .len()
-                > 0
+            .is_empty()
         })
     });
     if removed {
@@ -88,7 +87,11 @@ fn hold_finding(client: &SpiClient<'_>, subject: &str, finding: &str, tbl: pg_sy
     hold(client, &[subject], &[]);
     let entry = entries::require_subject(client, subject);
     hold(client, &[], &[entry.tbl, tbl]);
-    security::require_owner(client, &schema::relation(client, entry.tbl), &format!("{what} of erasure subject \"{subject}\""));
+    security::require_owner(
+        client,
+        &schema::relation(client, entry.tbl),
+        &format!("{what} of erasure subject \"{subject}\""),
+    );
 }
 
 /// Refuses what `check()` (or the residual scan) does not report for the subject: the object
@@ -120,10 +123,8 @@ fn require_finding(client: &SpiClient<'_>, subject: &str, finding: &str, tbl: pg
             matches!(action_of(tbl), Some(entries::Action::Mask | entries::Action::Delete))
         }
         "reference" => {
-            let referenced = one(
-                "SELECT c.confrelid FROM pg_catalog.pg_constraint c
-                  WHERE c.conrelid = $1 AND c.conname = $2::pg_catalog.name AND c.contype = 'f'",
-            )
+            let referenced = one("SELECT c.confrelid FROM pg_catalog.pg_constraint c
+                  WHERE c.conrelid = $1 AND c.conname = $2::pg_catalog.name AND c.contype = 'f'")
             .unwrap_or_else(|| missing(&format!("foreign key \"{object}\" of table {}", relation.name)));
             action_of(tbl).is_none() && action_of(referenced).is_some()
         }
@@ -135,11 +136,16 @@ fn require_finding(client: &SpiClient<'_>, subject: &str, finding: &str, tbl: pg
     if !reported {
         ErasureError::new(
             ERRCODE_UNDEFINED_OBJECT,
-            format!("no finding \"{finding}\" about \"{object}\" of table {} for erasure subject \"{subject}\"", relation.name),
+            format!(
+                "no finding \"{finding}\" about \"{object}\" of table {} for erasure subject \"{subject}\"",
+                relation.name
+            ),
         )
         .detail(match finding {
             "trigger" => "Only triggers on the subject's masked or deleted tables are reported.",
-            "reference" => "Only foreign keys of unregistered tables onto the subject's registered tables are reported.",
+            "reference" => {
+                "Only foreign keys of unregistered tables onto the subject's registered tables are reported."
+            }
             _ => "Only columns of the subject's registered tables are scanned for residuals.",
         })
         .hint(format!("SELECT * FROM erasure.check('{}') lists the findings.", subject.replace('\'', "''")))

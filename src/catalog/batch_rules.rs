@@ -209,8 +209,11 @@ fn rule_argument(rule: &str, parameter: Option<pg_sys::Oid>, argument: Option<&s
         .raise(),
         (Some(parameter), Some(text)) => {
             let invalid = |detail: String| {
-                ErasureError::new(ERRCODE_INVALID_TEXT_REPRESENTATION, format!("invalid argument for batch rule \"{rule}\""))
-                    .detail(detail)
+                ErasureError::new(
+                    ERRCODE_INVALID_TEXT_REPRESENTATION,
+                    format!("invalid argument for batch rule \"{rule}\""),
+                )
+                .detail(detail)
             };
             let c_text = CString::new(text).unwrap_or_else(|_| invalid("It contains a NUL byte.".into()).raise());
             unsafe {
@@ -254,9 +257,7 @@ fn result_types(query: &str, types: &[pg_sys::Oid]) -> Vec<pg_sys::Oid> {
 }
 
 fn type_name(type_oid: pg_sys::Oid) -> String {
-    unsafe {
-        std::ffi::CStr::from_ptr(pg_sys::format_type_be(type_oid)).to_string_lossy().into_owned()
-    }
+    unsafe { std::ffi::CStr::from_ptr(pg_sys::format_type_be(type_oid)).to_string_lossy().into_owned() }
 }
 
 fn type_names(types: &[pg_sys::Oid]) -> String {
