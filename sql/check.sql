@@ -542,6 +542,7 @@ BEGIN
     LOOP
         IF dropped.object_type = 'table' THEN
             DELETE FROM erasure.column_policies p WHERE p.tbl = dropped.objid;
+            DELETE FROM erasure.acknowledgements a WHERE a.tbl = dropped.objid;
             DELETE FROM erasure.tables t WHERE t.tbl = dropped.objid;
             GET DIAGNOSTICS removed = ROW_COUNT;
             DELETE FROM erasure.subjects s WHERE s.tbl = dropped.objid;

@@ -155,7 +155,10 @@ pub fn candidates(subject: &str, rule: &str, argument: Option<&str>, except_keys
                 if spi(row.get::<bool>(2)).unwrap_or(false) {
                     ErasureError::new(
                         ERRCODE_INVALID_PARAMETER_VALUE,
-                        format!("key \"{key}\" of except_keys is not a candidate of batch rule \"{rule}\""),
+                        format!(
+                            "key \"{}\" of except_keys is not a candidate of batch rule \"{rule}\"",
+                            crate::execute::ledger::recorded_key(plan, &key)
+                        ),
                     )
                     .detail("A key to leave out must be one the rule selects; nothing was erased.")
                     .hint("Run the dry run again (dry_run => true) and name keys it lists.")

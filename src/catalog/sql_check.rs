@@ -175,6 +175,16 @@ mod tests {
     }
 
     #[pg_test]
+    fn counts_parameters_with_declared_types() {
+        // Untyped, `now() - $1` would be a timestamptz minus a timestamptz: an interval compared
+        // with a timestamptz fails. Declared an interval, $1 analyses as the rule will run.
+        let sql = "SELECT 1 WHERE pg_catalog.now() - interval '1 day' < pg_catalog.now() - $1";
+        assert_eq!(parameter_count_with(sql, &[pg_sys::INTERVALOID]), 1);
+        assert_eq!(parameter_count_with("SELECT 1 WHERE $2 = 1", &[pg_sys::INTERVALOID]), 2);
+        assert_eq!(parameter_count_with("SELECT 1", &[pg_sys::INTERVALOID]), 1);
+    }
+
+    #[pg_test]
     fn replaces_only_real_parameters() {
         assert_eq!(
             replace_parameter("SELECT '$1', \"$1\", $$ $1 $$, $10, $1 -- $1\n WHERE x = $1::int", 1, "(k.key)"),

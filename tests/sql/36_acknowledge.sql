@@ -39,7 +39,7 @@ SELECT erasure.set_policy('ack.customers', 'name', 'constant', '{"value": "Xxxx"
        erasure.set_policy('ack.addresses', 'street', 'null');
 CREATE VIEW ack.findings AS
 SELECT severity, tbl, col, problem, hint, hint LIKE 'acknowledged by ack_owner on ____-__-__: %' AS says_who
-  FROM erasure.check('ack_customer') WHERE severity <> 'info';
+  FROM erasure.check('ack_customer') WHERE severity <> 'info' AND tbl::text LIKE 'ack.%';
 SELECT severity, tbl, problem FROM ack.findings ORDER BY tbl::text, problem;
 SELECT hint FROM ack.findings WHERE problem LIKE 'trigger%';
 SELECT tbl, col, matched, acknowledged FROM erasure.residual_scan(1, 'ack_customer');
@@ -140,6 +140,11 @@ SET ROLE ack_owner;
 SELECT erasure.unacknowledge('ack_customer', 'reference', 'ack.pickup_points', 'pickup_points_address_id_fkey');
 SELECT erasure.unacknowledge('ack_customer', 'reference', 'ack.pickup_points', 'pickup_points_address_id_fkey');
 SELECT severity, tbl, problem FROM ack.findings WHERE tbl = 'ack.pickup_points'::regclass;
+-- A table dropped takes its acknowledgements with it (the DDL watch).
+SELECT erasure.acknowledge('ack_customer', 'reference', 'ack.pickup_points', 'pickup_points_address_id_fkey',
+                           reason => 'pickup points are the shop''s');
+DROP TABLE ack.pickup_points;
+SELECT finding, object FROM erasure.acknowledgements WHERE subject = 'ack_customer' ORDER BY finding;
 -- A subject dropped takes its acknowledgements with it.
 SELECT erasure.drop_subject('ack_customer', cascade => true);
 SELECT count(*) AS acknowledgements FROM erasure.acknowledgements WHERE subject = 'ack_customer';
