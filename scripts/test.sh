@@ -4,15 +4,19 @@
 #   2. pg_regress suites in tests/ (SQL behaviour, errors and their SQLSTATEs);
 #   3. pgrx-tests/: Rust tests that need several sessions, through the postgres client crate
 #      (concurrency soak, crashes, random schemas, backups, replication);
-#   4. the benchmark harness at smoke size (bench/run.sh): that it runs and that pg_erasure and
+#   4. the framework tests (scripts/frameworks.sh): the example migrations of examples/migrations
+#      run by Django, Alembic and as plain SQL files, forward, backward and forward again, and
+#      the README showing each as it is; Django, SQLAlchemy, Alembic and psycopg come pinned
+#      from PyPI into a virtualenv under target/;
+#   5. the benchmark harness at smoke size (bench/run.sh): that it runs and that pg_erasure and
 #      the hand-written baselines leave identical data; it judges no timing;
-#   5. the other majors (scripts/majors.sh: 16 and 18): the #[pg_test] unit tests and the
+#   6. the other majors (scripts/majors.sh: 16 and 18): the #[pg_test] unit tests and the
 #      pg_regress suites, with the same expected files (REGRESS_NEEDS lists the suites that need
 #      a contrib module a major's build lacks);
-#   6. the Debian package of PostgreSQL 15 (scripts/package.sh), installed with dpkg -i into
+#   7. the Debian package of PostgreSQL 15 (scripts/package.sh), installed with dpkg -i into
 #      the system's PostgreSQL after the build tree's install is removed: CREATE EXTENSION, an
 #      erasure and DROP EXTENSION (tests/package.sql); removed again at the end.
-# Tiers 1 to 4 run on PostgreSQL 15. Suites 2 to 5 run against throwaway clusters
+# Tiers 1 to 5 run on PostgreSQL 15. Suites 2 to 6 run against throwaway clusters
 # (scripts/cluster.sh), stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,20 +51,23 @@ regress() {
 }
 all_suites=$(cd tests/sql && ls *.sql | sed 's/\.sql$//')
 
-echo "== 1/6 unit tests (#[pg_test])"
+echo "== 1/7 unit tests (#[pg_test])"
 unit_tests 15
 
 source scripts/cluster.sh
 cluster_start -c shared_preload_libraries=pg_stat_statements,pg_cron -c pg_stat_statements.track=all \
   -c cron.use_background_workers=on -c cron.database_name=postgres
 
-echo "== 2/6 regression suites (pg_regress)"
+echo "== 2/7 regression suites (pg_regress)"
 regress 15 $all_suites
 
-echo "== 3/6 multi-session tests (pgrx-tests/)"
+echo "== 3/7 multi-session tests (pgrx-tests/)"
 cargo test -p pg_erasure_session_tests -- --test-threads=1
 
-echo "== 4/6 benchmark harness, smoke size (bench/run.sh)"
+echo "== 4/7 framework tests (scripts/frameworks.sh)"
+bash scripts/frameworks.sh
+
+echo "== 5/7 benchmark harness, smoke size (bench/run.sh)"
 BENCH_LOG=$(mktemp /tmp/pg_erasure-bench.XXXXXX)
 if ! SMOKE=1 RESULTS="$BENCH_LOG.md" BENCH_COMMAND='bash scripts/test.sh (smoke)' bash bench/run.sh >"$BENCH_LOG" 2>&1; then
   tail -40 "$BENCH_LOG"
@@ -75,7 +82,7 @@ cluster_stop
 declare -A REGRESS_NEEDS=([21_bulk]=pg_stat_statements [32_shard_shapes]=pg_stat_statements)
 for major in $MAJORS; do
   [ "$major" = 15 ] && continue
-  echo "== 5/6 PostgreSQL $major: unit tests and regression suites"
+  echo "== 6/7 PostgreSQL $major: unit tests and regression suites"
   unit_tests "$major"
   suites=() preload=()
   lib=$("$(pg_config_of "$major")" --pkglibdir)
@@ -94,7 +101,7 @@ for major in $MAJORS; do
   cluster_stop
 done
 
-echo "== 6/6 the Debian package for PostgreSQL 15"
+echo "== 7/7 the Debian package for PostgreSQL 15"
 deb=$(bash scripts/package.sh 15)
 # As on a machine that never had the build tree's install.
 lib=$("$(pg_config_of 15)" --pkglibdir)

@@ -27,12 +27,13 @@ CREATE FUNCTION erasure.register_table(
     filter text DEFAULT NULL,
     reason text DEFAULT NULL,
     retain_for interval DEFAULT NULL,
-    retain_from name DEFAULT NULL
+    retain_from name DEFAULT NULL,
+    referenced_by name[] DEFAULT NULL
 ) RETURNS void
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'register_table_wrapper';
-COMMENT ON FUNCTION erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name) IS
-    'Registers a table holding a subject''s rows, reached from parent (default: the subject table) through the via foreign key columns and/or filter; action mask, delete or retain (for retain_for counted from the date column retain_from, if given).';
+COMMENT ON FUNCTION erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name, name[]) IS
+    'Registers a table holding a subject''s rows, reached from parent (default: the subject table) through the via foreign key columns and/or filter, or pointed to by the parent''s referenced_by columns; action mask, delete or retain (for retain_for counted from the date column retain_from, if given).';
 
 CREATE FUNCTION erasure.set_policy(
     tbl regclass,

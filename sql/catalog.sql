@@ -29,6 +29,7 @@ CREATE TABLE erasure.tables (
     reason         text,
     retain_for     interval,
     retain_from    name,
+    referenced     boolean NOT NULL DEFAULT false,
     PRIMARY KEY (subject, tbl),
     CHECK ((retain_for IS NULL) = (retain_from IS NULL)),
     CHECK (retain_for IS NULL OR action = 'retain'),
@@ -37,6 +38,8 @@ CREATE TABLE erasure.tables (
 );
 COMMENT ON TABLE erasure.tables IS
     'Tables holding a subject''s rows: found through via (columns of tbl referencing parent_columns of parent) and/or filter; action mask, delete or retain.';
+COMMENT ON COLUMN erasure.tables.referenced IS
+    'The parent''s columns (parent_columns) point to this table''s (via): rows the subject refers to (customer.address_id → address), erased only while no other row refers to them.';
 COMMENT ON COLUMN erasure.tables.via IS
     'Columns of tbl that reference parent_columns of parent; empty when filter alone selects the rows.';
 COMMENT ON COLUMN erasure.tables.filter IS

@@ -27,6 +27,30 @@ $$;
 COMMENT ON FUNCTION erasure.registered_tables(text) IS
     'The tables registered for a subject (every subject when NULL) whose subject table the current user owns, its own table included (as mask).';
 
+-- Whether a registered table's column policies are applied to its rows: at the erasure
+-- (action mask) or when its retention period ends (action retain with retain_for).
+CREATE FUNCTION erasure.is_masked(subject text, tbl regclass, action text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT action = 'mask'
+        OR action = 'retain' AND EXISTS (SELECT FROM erasure.tables t
+                                          WHERE t.subject = $1 AND t.tbl = $2 AND t.retain_for IS NOT NULL)
+$$;
+COMMENT ON FUNCTION erasure.is_masked(text, regclass, text) IS
+    'Whether the column policies of a registered table are applied to its rows: at the erasure (mask) or at the end of its retention period (retain with retain_for). For erasure.check().';
+
+-- Where a registered table's rows are: the table itself, or for a partitioned table each of
+-- its partitions that holds rows (partitions of partitions included).
+CREATE FUNCTION erasure.leaves(tbl regclass) RETURNS TABLE(leaf regclass)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT $1 WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = $1 AND c.relkind = 'p')
+    UNION ALL
+    SELECT p.relid FROM pg_partition_tree($1) p WHERE p.isleaf
+$$;
+COMMENT ON FUNCTION erasure.leaves(regclass) IS
+    'The tables holding a registered table''s rows: itself, or each leaf partition of a partitioned table. For erasure.check().';
+
 -- The privileges a subject's owner needs on a registered table for its action, the first one
 -- it lacks (NULL when it has them all): erasures run with exactly that owner's rights.
 -- Registration refuses a table for which this is not NULL, and check() reports it.
@@ -142,13 +166,16 @@ BEGIN
       FROM erasure.registered_tables($1) r JOIN pg_class c ON c.oid = r.tbl
      WHERE c.relkind NOT IN ('r', 'p');
 
-    -- Columns of masked tables nobody decided on.
+    -- Columns of masked tables nobody decided on, and of retained tables with a retention
+    -- period, which are masked by the same policies when it ends.
     RETURN QUERY
-    SELECT 'error', r.tbl, a.attname, 'column has no masking policy: the erasure leaves it as it is',
+    SELECT 'error', r.tbl, a.attname,
+           CASE r.action WHEN 'mask' THEN 'column has no masking policy: the erasure leaves it as it is'
+                ELSE 'column has no masking policy: when the retention period ends, the release leaves it as it is' END,
            erasure.suggested_policy(r.tbl, a.attname) || '  -- review it: keep, null, constant, ...'
       FROM erasure.registered_tables($1) r
       JOIN pg_attribute a ON a.attrelid = r.tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-     WHERE r.action = 'mask'
+     WHERE erasure.is_masked(r.subject, r.tbl, r.action)
        AND NOT EXISTS (SELECT FROM erasure.column_policies p WHERE p.tbl = r.tbl AND p.col = a.attname)
        -- the key, via columns and the columns via columns reference tie rows together: never masked
        AND NOT EXISTS (SELECT FROM erasure.subjects s WHERE s.tbl = r.tbl AND s.key_column = a.attname)
@@ -167,8 +194,48 @@ BEGIN
      -- declared not the subject's data (staff, store pointing at a shared address): acknowledged
      CROSS JOIN LATERAL (SELECT erasure.acknowledged(r.subject, 'reference', c.conrelid::regclass, c.conname) AS note) ack
      WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.conrelid)
+       -- a partition is erased with its registered parent, whatever foreign keys it has itself
+       AND NOT EXISTS (SELECT FROM pg_partition_ancestors(c.conrelid) a
+                         JOIN erasure.registered_tables($1) o ON o.subject = r.subject AND o.tbl = a.relid)
+       -- rows pointing to a row the subject points to make it shared (below)
+       AND NOT EXISTS (SELECT FROM erasure.tables t WHERE t.subject = r.subject AND t.tbl = r.tbl AND t.referenced)
        AND c.conrelid <> r.tbl
        AND c.conrelid::regclass::text NOT LIKE 'erasure.%';
+
+    -- Tables pointing to rows the subject points to (staff and stores at an address): their
+    -- rows are not the subject's, and make the row they point to shared, which is kept.
+    RETURN QUERY
+    SELECT DISTINCT 'info', c.conrelid::regclass, NULL::name,
+           format('references %s (foreign key %s), whose rows the subject points to: a row it points to too is shared, and kept',
+                  c.confrelid::regclass, c.conname),
+           format('If its rows are the subject''s own, register it: SELECT erasure.register_table(%L, %L, ''mask'', parent => %L);',
+                  r.subject, c.conrelid::regclass::text, c.confrelid::regclass::text)
+      FROM erasure.registered_tables($1) r
+      JOIN erasure.tables t ON t.subject = r.subject AND t.tbl = r.tbl AND t.referenced
+      JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = r.tbl AND c.conparentid = 0
+     WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.conrelid)
+       AND c.conrelid <> r.tbl AND c.conrelid <> t.parent;
+
+    -- Rows the subject's rows point to, in tables nobody registered whose columns look
+    -- personal (the customer's address): the erasure leaves them as they are.
+    RETURN QUERY
+    SELECT DISTINCT 'warning', c.confrelid::regclass, NULL::name,
+           format('not registered, but %s points to it (foreign key %s) and its columns (%s) look personal: the erasure leaves the rows the subject points to',
+                  c.conrelid::regclass, c.conname,
+                  (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+                    WHERE a.attrelid = c.confrelid AND a.attnum > 0 AND NOT a.attisdropped
+                      AND erasure.name_looks_personal(c.confrelid, a.attname))),
+           format('SELECT erasure.register_table(%L, %L, parent => %L, referenced_by => %L);  -- rows others point to too are kept',
+                  r.subject, c.confrelid::regclass::text, c.conrelid::regclass::text,
+                  (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum)::text)
+      FROM erasure.registered_tables($1) r
+      JOIN pg_constraint c ON c.contype = 'f' AND c.conrelid = r.tbl AND c.conparentid = 0
+     WHERE r.action = 'mask' AND c.confrelid <> r.tbl
+       AND NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.confrelid)
+       AND c.confrelid::regclass::text NOT LIKE 'erasure.%'
+       AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attnum > 0 AND NOT a.attisdropped
+                      AND erasure.name_looks_personal(c.confrelid, a.attname));
 
     -- On a Citus cluster: registered tables whose rows are not in the subject's shard group.
     RETURN QUERY
@@ -194,7 +261,7 @@ BEGIN
     -- unique index or a domain since): registration's own rule, erasure.check_policy().
     FOR policy IN
         SELECT DISTINCT p.tbl, p.col FROM erasure.column_policies p
-          JOIN erasure.registered_tables($1) r ON r.tbl = p.tbl AND r.action = 'mask'
+          JOIN erasure.registered_tables($1) r ON r.tbl = p.tbl AND erasure.is_masked(r.subject, r.tbl, r.action)
          ORDER BY 1, 2
     LOOP
         BEGIN
@@ -236,42 +303,73 @@ BEGIN
     -- Links to the parent not backed by a foreign key: nothing stops a column from holding
     -- another table's key, and the erasure would then mask someone else's rows.
     RETURN QUERY
-    SELECT 'warning', t.tbl, NULL::name,
+    -- A partitioned table is checked in each partition holding rows: a foreign key of the
+    -- parent is in each of them, and one a partition declares itself counts as well.
+    SELECT 'warning', l.leaf, NULL::name,
            format('its via columns (%s) are not a foreign key to %s: a wrong column would erase someone else''s rows',
                   array_to_string(t.via, ', '), t.parent),
-           format('ALTER TABLE %s ADD FOREIGN KEY (%s) REFERENCES %s (%s);', t.tbl,
+           format('ALTER TABLE %s ADD FOREIGN KEY (%s) REFERENCES %s (%s);', l.leaf,
                   (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v), t.parent,
                   (SELECT string_agg(quote_ident(p), ', ') FROM unnest(t.parent_columns) AS p))
       FROM erasure.tables t
       JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
-     WHERE cardinality(t.via) > 0
+     CROSS JOIN LATERAL erasure.leaves(t.tbl) l
+     WHERE cardinality(t.via) > 0 AND NOT t.referenced
        AND NOT EXISTS (
            SELECT FROM pg_constraint f
-            WHERE f.contype = 'f' AND f.conrelid = t.tbl AND f.confrelid = t.parent
+            WHERE f.contype = 'f' AND f.conrelid = l.leaf AND f.confrelid = t.parent
               AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, n)
                      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum) = t.via);
-
-    -- via columns without an index: every erasure scans the whole table.
+    -- The same for a row the subject points to: the parent's columns and its foreign key.
     RETURN QUERY
-    SELECT 'warning', t.tbl, NULL::name, format('no index on its via columns (%s): each erasure scans the table', array_to_string(t.via, ', ')),
-           format('CREATE INDEX ON %s (%s);', t.tbl, (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v))
+    SELECT 'warning', t.tbl, NULL::name,
+           format('%s (%s) pointing to it are not a foreign key: a wrong column would erase someone else''s rows',
+                  t.parent, array_to_string(t.parent_columns, ', ')),
+           format('ALTER TABLE %s ADD FOREIGN KEY (%s) REFERENCES %s (%s);', t.parent,
+                  (SELECT string_agg(quote_ident(p), ', ') FROM unnest(t.parent_columns) AS p), t.tbl,
+                  (SELECT string_agg(quote_ident(v), ', ') FROM unnest(t.via) AS v))
       FROM erasure.tables t
       JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
+     WHERE t.referenced
+       AND NOT EXISTS (
+           SELECT FROM pg_constraint f
+            WHERE f.contype = 'f' AND f.conrelid = t.parent AND f.confrelid = t.tbl
+              AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum) = t.parent_columns);
+
+    -- via columns without an index: every erasure scans the whole table. For a row the
+    -- subject points to, the columns pointing to it: the erasure looks for other rows doing so.
+    RETURN QUERY
+    -- (In each partition of a partitioned table: that is where the rows are read.)
+    SELECT 'warning', l.leaf, NULL::name,
+           CASE WHEN t.referenced
+                THEN format('no index on its columns (%s) pointing to %s: each erasure scans the table', array_to_string(k.cols, ', '), t.tbl)
+                ELSE format('no index on its via columns (%s): each erasure scans the table', array_to_string(k.cols, ', ')) END,
+           format('CREATE INDEX ON %s (%s);', l.leaf, (SELECT string_agg(quote_ident(v), ', ') FROM unnest(k.cols) AS v))
+      FROM erasure.tables t
+      JOIN erasure.registered_tables($1) r ON r.subject = t.subject AND r.tbl = t.tbl
+     CROSS JOIN LATERAL (SELECT CASE WHEN t.referenced THEN t.parent ELSE t.tbl END AS tbl,
+                                CASE WHEN t.referenced THEN t.parent_columns ELSE t.via END AS cols) k
+     CROSS JOIN LATERAL erasure.leaves(k.tbl) l
      WHERE cardinality(t.via) > 0
        AND NOT EXISTS (
            SELECT FROM pg_index i
-            WHERE i.indrelid = t.tbl
-              AND (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest((i.indkey::int2[])[0:cardinality(t.via) - 1]) WITH ORDINALITY AS k(attnum, n)
-                     JOIN pg_attribute a ON a.attrelid = t.tbl AND a.attnum = k.attnum) = t.via);
+            WHERE i.indrelid = l.leaf
+              AND (SELECT array_agg(a.attname ORDER BY o.n) FROM unnest((i.indkey::int2[])[0:cardinality(k.cols) - 1]) WITH ORDINALITY AS o(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = l.leaf AND a.attnum = o.attnum) = k.cols);
 
     -- Triggers may copy old values elsewhere (an audit table); rules and views expose columns.
     RETURN QUERY
     SELECT DISTINCT CASE WHEN ack.note IS NULL THEN 'warning' ELSE 'acknowledged' END, r.tbl, NULL::name,
            format('trigger %s may copy the values the erasure changes into another table', tg.tgname),
            coalesce(ack.note, format('Check what the trigger writes and register that table too (delete or mask, via its column holding the subject''s key): what it copies during an erasure is then erased with the rest. It runs with the rights of the subject''s owner. If it copies nothing: SELECT erasure.acknowledge(%L, ''trigger'', %L, %L, reason => ''...'');',
-                                     r.subject, r.tbl::text, tg.tgname))
-      FROM erasure.registered_tables($1) r JOIN pg_trigger tg ON tg.tgrelid = r.tbl AND NOT tg.tgisinternal
-     CROSS JOIN LATERAL (SELECT erasure.acknowledged(r.subject, 'trigger', r.tbl, tg.tgname) AS note) ack
+                                     r.subject, tg.tgrelid::regclass::text, tg.tgname))
+      FROM erasure.registered_tables($1) r
+      -- the table's own triggers, and those a partition has besides its parent's clones
+      JOIN pg_trigger tg ON (tg.tgrelid = r.tbl OR tg.tgrelid IN (SELECT l.leaf FROM erasure.leaves(r.tbl) l)
+                                                   AND tg.tgparentid = 0)
+                            AND NOT tg.tgisinternal
+     CROSS JOIN LATERAL (SELECT erasure.acknowledged(r.subject, 'trigger', tg.tgrelid::regclass, tg.tgname) AS note) ack
      WHERE r.action IN ('mask', 'delete');
     RETURN QUERY
     SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'warning' ELSE 'info' END, r.tbl, NULL::name,
@@ -493,8 +591,16 @@ AS 'MODULE_PATHNAME', 'cleanup_wrapper';
 COMMENT ON FUNCTION erasure.cleanup(text) IS
     'Runs the analyze and refresh steps erasure.pending_vacuum(subject) lists, each as the relation''s owner: ANALYZE of the tables erasures changed, REFRESH of the materialized views over them. VACUUM cannot run inside a function: run the vacuum steps yourself.';
 
+-- The old name of the column an ALTER TABLE … RENAME COLUMN renamed (written in Rust: it reads the
+-- statement PostgreSQL collected, src/catalog/renames.rs); NULL for any other command.
+CREATE FUNCTION erasure.renamed_column(command pg_ddl_command) RETURNS text
+LANGUAGE c STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'renamed_column_wrapper';
+COMMENT ON FUNCTION erasure.renamed_column(pg_ddl_command) IS
+    'For the DDL watch: the old name of the column a RENAME COLUMN command (a pg_ddl_command of pg_event_trigger_ddl_commands()) renamed, NULL for other commands.';
+
 -- The DDL watch: warns when a migration adds what the erasure catalog does not cover, and keeps
--- the catalog in step when registered tables or columns are dropped. It never makes DDL fail and
+-- the catalog in step when registered tables or columns are renamed or dropped. It never makes DDL fail and
 -- says nothing about tables that have nothing to do with a registered one. Both run as the
 -- extension's owner (SECURITY DEFINER): whoever runs the DDL may not be allowed to read or write
 -- the catalog, and they only act on the objects PostgreSQL reports as created or dropped.
@@ -504,11 +610,63 @@ AS $function$
 DECLARE
     changed record;
     finding record;
+    renamed record;
+    renamed_in regclass[];
+    followed integer;
+    total integer;
 BEGIN
+    -- A renamed column keeps its catalog entries, which name it: they follow it from the old name
+    -- to the new one, in the table and in the inheritance children (partitions) the rename
+    -- reached, which are all of them (PostgreSQL refuses to rename a column in a parent only).
+    FOR renamed IN
+        SELECT c.objid::regclass AS tbl, old_name::name, a.attname AS new_name
+          FROM pg_event_trigger_ddl_commands() c
+          CROSS JOIN LATERAL erasure.renamed_column(c.command) old_name
+          JOIN pg_attribute a ON a.attrelid = c.objid AND a.attnum = c.objsubid
+         WHERE c.object_type = 'table column' AND old_name IS NOT NULL
+    LOOP
+        WITH RECURSIVE reached(tbl) AS (
+            SELECT renamed.tbl::oid
+            UNION
+            SELECT i.inhrelid FROM pg_inherits i JOIN reached r ON i.inhparent = r.tbl)
+        SELECT array_agg(tbl::regclass) INTO renamed_in FROM reached;
+        UPDATE erasure.column_policies SET col = renamed.new_name
+         WHERE tbl = ANY (renamed_in) AND col = renamed.old_name;
+        GET DIAGNOSTICS total = ROW_COUNT;
+        UPDATE erasure.subjects SET key_column = renamed.new_name
+         WHERE tbl = ANY (renamed_in) AND key_column = renamed.old_name;
+        GET DIAGNOSTICS followed = ROW_COUNT;
+        total := total + followed;
+        UPDATE erasure.subjects SET summary_columns = array_replace(summary_columns, renamed.old_name, renamed.new_name)
+         WHERE tbl = ANY (renamed_in) AND renamed.old_name = ANY (summary_columns);
+        GET DIAGNOSTICS followed = ROW_COUNT;
+        total := total + followed;
+        UPDATE erasure.tables
+           SET via = array_replace(via, renamed.old_name, renamed.new_name),
+               retain_from = CASE WHEN retain_from = renamed.old_name THEN renamed.new_name ELSE retain_from END
+         WHERE tbl = ANY (renamed_in) AND (renamed.old_name = ANY (via) OR retain_from = renamed.old_name);
+        GET DIAGNOSTICS followed = ROW_COUNT;
+        total := total + followed;
+        UPDATE erasure.tables SET parent_columns = array_replace(parent_columns, renamed.old_name, renamed.new_name)
+         WHERE parent = ANY (renamed_in) AND renamed.old_name = ANY (parent_columns);
+        GET DIAGNOSTICS followed = ROW_COUNT;
+        IF total + followed > 0 THEN
+            RAISE NOTICE 'pg_erasure: erasure catalog entries of %.% now name it %',
+                renamed.tbl, quote_ident(renamed.old_name), quote_ident(renamed.new_name);
+        END IF;
+    END LOOP;
     FOR changed IN
         SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
          WHERE c.object_type = 'table' AND c.command_tag IN ('CREATE TABLE', 'ALTER TABLE')
     LOOP
+        -- A new partition of a registered table (next month's payments) is erased with it.
+        FOR finding IN
+            SELECT DISTINCT r.tbl FROM pg_partition_ancestors(changed.objid) a
+              JOIN erasure.registered_tables() r ON r.tbl = a.relid AND a.relid <> changed.objid
+        LOOP
+            RAISE NOTICE 'pg_erasure: % is a partition of registered table %: erased with it, nothing to register',
+                changed.objid::regclass, finding.tbl;
+        END LOOP;
         CONTINUE WHEN NOT EXISTS (SELECT FROM erasure.registered_tables() r WHERE r.tbl = changed.objid)
                   AND NOT EXISTS (SELECT FROM pg_constraint f JOIN erasure.registered_tables() r ON r.tbl = f.confrelid
                                    WHERE f.conrelid = changed.objid AND f.contype = 'f');
@@ -526,7 +684,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $function$;
 COMMENT ON FUNCTION erasure.watch_ddl() IS
-    'Event trigger function: after CREATE TABLE or ALTER TABLE, warns about what erasure.check() finds wrong with a registered table or with a table referencing one.';
+    'Event trigger function: after ALTER TABLE … RENAME COLUMN, renames the column in the erasure catalog (policy, key, summary, via, retain_from); after CREATE TABLE or ALTER TABLE, warns about what erasure.check() finds wrong with a registered table or with a table referencing one.';
 
 CREATE FUNCTION erasure.watch_drops() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -61,7 +61,7 @@ GRANT EXECUTE ON PROCEDURE erasure.erase_batches(text, text, text, integer, text
 
 GRANT EXECUTE ON FUNCTION
     erasure.register_subject(text, regclass, name, name[], boolean),
-    erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name),
+    erasure.register_table(text, regclass, text, name[], regclass, text, text, interval, name, name[]),
     erasure.set_policy(regclass, name, text, jsonb), erasure.drop_policy(regclass, name),
     erasure.drop_table(text, regclass, boolean), erasure.drop_blocker(text, text), erasure.drop_subject(text, boolean),
     erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),
@@ -70,7 +70,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.fingerprint(text, regclass, name), erasure.acknowledged(text, text, regclass, name),
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
     erasure.personal_name_pattern(), erasure.name_looks_personal(regclass, name), erasure.suggested_policy(regclass, name),
-    erasure.missing_privilege(oid, regclass, text),
+    erasure.missing_privilege(oid, regclass, text), erasure.is_masked(text, regclass, text), erasure.leaves(regclass),
     erasure.values_look_personal(regclass, name), erasure.check_policy(regclass, name),
     erasure.pending_vacuum(text), erasure.relations_reading(regclass), erasure.sharding_problems(text),
     erasure.strategy_fits(regclass, name, text, jsonb)

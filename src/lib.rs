@@ -80,6 +80,7 @@ fn register_table(
     reason: Option<&str>,
     retain_for: Option<pgrx::datum::Interval>,
     retain_from: Option<&CStr>,
+    referenced_by: Option<Array<'_, &CStr>>,
 ) {
     register::register_table(register::TableRegistration {
         subject: require(subject, "subject").to_string(),
@@ -91,6 +92,7 @@ fn register_table(
         reason: reason.map(str::to_string),
         retain_for,
         retain_from: retain_from.map(name_text),
+        referenced_by: referenced_by.map(|v| name_list(v, "referenced_by")),
     })
 }
 
@@ -280,6 +282,12 @@ fn set_hmac_key(key: Option<&str>) {
 #[pg_extern(sql = false)]
 fn values_look_personal(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) -> Option<bool> {
     catalog::sample::values_look_personal(require(tbl, "tbl"), &name_text(require(col, "col")))
+}
+
+#[pg_extern(sql = false)]
+fn renamed_column(command: pgrx::Internal) -> Option<String> {
+    // SAFETY: sql/check.sql declares the argument as pg_ddl_command, a CollectedCommand pointer.
+    unsafe { command.get::<pg_sys::CollectedCommand>() }.and_then(catalog::renames::renamed_column)
 }
 
 #[pg_extern(sql = false)]

@@ -153,7 +153,7 @@ pub fn relation_owner(client: &SpiClient<'_>, oid: pg_sys::Oid) -> pg_sys::Oid {
     .unwrap_or(pg_sys::InvalidOid)
 }
 
-fn role_name(role: pg_sys::Oid) -> String {
+pub fn role_name(role: pg_sys::Oid) -> String {
     unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(role, false)).to_string_lossy().into_owned() }
 }
 
@@ -213,33 +213,66 @@ fn action_verb(action: &str) -> &'static str {
     }
 }
 
+/// How registration tries catalog SQL before accepting it.
+pub enum Trial<'a> {
+    /// Planned and started by EXPLAIN, every parameter bound to a NULL of its type (a filter:
+    /// running it would scan the table). A planner that needs a value for each parameter
+    /// (Citus prunes shards by the key) gets one.
+    Plan,
+    /// Run once, in a subtransaction rolled back afterwards, with its parameters taken from
+    /// the first row of `arguments` (a SELECT; all NULL when it returns none or is absent):
+    /// what only fails when it runs (a function whose body names a table the pinned
+    /// search_path does not find) fails now instead of at every erasure.
+    Run { arguments: Option<&'a str> },
+}
+
 /// Checks catalog SQL before it is accepted, with the rights it will run with: `probe` is the
-/// statement it will be part of (a SELECT taking parameters of `types`), planned and started
-/// by EXPLAIN as the subject owner `owner`, restricted as at erasure time, so PostgreSQL's own
-/// privilege checks (SELECT on each relation, EXECUTE on each function) run for that role.
-/// Every parameter is bound to a NULL of its type: a planner that needs a value for each (Citus
-/// prunes shards by the key) gets one. `invalid` words the error if the SQL does not plan.
+/// statement it will be part of (a SELECT taking parameters of `types`), tried as `trial` says
+/// as the subject owner `owner`, restricted as at erasure time, so PostgreSQL's own privilege
+/// checks (SELECT on each relation, EXECUTE on each function) run for that role. `invalid`
+/// words the error if the SQL does not plan.
 pub fn check_catalog_sql(
     owner: pg_sys::Oid,
     probe: &str,
     types: &[pg_sys::Oid],
+    trial: Trial<'_>,
     what: &str,
     invalid: impl FnOnce(&pgrx::pg_sys::panic::ErrorReportWithLevel) -> ErasureError,
 ) {
-    let explain = std::ffi::CString::new(format!("EXPLAIN {probe}")).unwrap_or_else(|_| {
-        ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, format!("{what} must not contain a NUL byte")).raise()
-    });
+    let c_string = |sql: String| {
+        std::ffi::CString::new(sql).unwrap_or_else(|_| {
+            ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, format!("{what} must not contain a NUL byte")).raise()
+        })
+    };
+    let (statement, arguments) = match trial {
+        Trial::Plan => (c_string(format!("EXPLAIN {probe}")), None),
+        Trial::Run { arguments } => (c_string(probe.to_string()), arguments.map(|a| c_string(a.to_string()))),
+    };
     let mut types = types.to_vec();
     let planned = std::cell::Cell::new(false);
     rewrap(
         || {
-            as_owner(owner, || unsafe {
-                let plan = pg_sys::SPI_prepare(explain.as_ptr(), types.len() as i32, types.as_mut_ptr());
-                planned.set(true);
-                let mut values = vec![pg_sys::Datum::from(0); types.len()];
-                let nulls = std::ffi::CString::new("n".repeat(types.len())).unwrap_or_default();
-                pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0);
-                pg_sys::SPI_freeplan(plan);
+            rolled_back(|| {
+                as_owner(owner, || unsafe {
+                    let plan = pg_sys::SPI_prepare(statement.as_ptr(), types.len() as i32, types.as_mut_ptr());
+                    planned.set(true);
+                    let mut values = vec![pg_sys::Datum::from(0); types.len()];
+                    let mut nulls = vec![b'n' as std::ffi::c_char; types.len()];
+                    nulls.push(0);
+                    if let Some(arguments) = &arguments {
+                        pg_sys::SPI_execute(arguments.as_ptr(), true, 1);
+                        if pg_sys::SPI_processed == 1 {
+                            let table = &*pg_sys::SPI_tuptable;
+                            for (n, (value, null)) in values.iter_mut().zip(nulls.iter_mut()).enumerate() {
+                                let mut is_null = true;
+                                *value = pg_sys::SPI_getbinval(*table.vals, table.tupdesc, n as i32 + 1, &mut is_null);
+                                *null = if is_null { b'n' } else { b' ' } as std::ffi::c_char;
+                            }
+                        }
+                    }
+                    pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0);
+                    pg_sys::SPI_freeplan(plan);
+                })
             })
         },
         |e| {
@@ -248,10 +281,36 @@ pub fn check_catalog_sql(
             }
             ErasureError::new(
                 code_of(e),
-                format!("{what} is not allowed for the subject's owner \"{}\"", role_name(owner)),
+                format!("{what} fails when run as the subject's owner \"{}\"", role_name(owner)),
             )
             .detail(e.message().to_string())
-            .hint("Catalog SQL runs with the rights of the owner of the subject's table.")
+            .hint(
+                "Catalog SQL runs with the rights of the owner of the subject's table and search_path \
+                     pg_catalog, pg_temp: grant what it reads, and qualify names, also in the functions it calls.",
+            )
         },
     );
+}
+
+/// Runs `f` in a subtransaction that is rolled back afterwards, whether `f` succeeds or raises
+/// (then the error goes on): what a trial run wrote, locked or set is undone.
+fn rolled_back<R>(f: impl FnOnce() -> R) -> R {
+    let (context, resource_owner) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    let end = move || unsafe {
+        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = resource_owner;
+    };
+    unsafe {
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+    }
+    let result = pgrx::pg_sys::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .catch_others(|caught| {
+            end();
+            caught.rethrow()
+        })
+        .execute();
+    end();
+    result
 }

@@ -1349,6 +1349,7 @@ impl Case {
         format!("SELECT erasure.set_hmac_key({});\nSET TimeZone = {};\n", lit(&self.hmac_key), lit(self.timezone))
     }
 
+    /// The schema and its tables, without their rows (`data`).
     fn ddl(&self) -> String {
         let s = &self.schema;
         let mut sql = format!("CREATE SCHEMA {s};\n");
@@ -1413,6 +1414,14 @@ impl Case {
             "CREATE TABLE {s}.holds (id bigint PRIMARY KEY, customer_key {} NOT NULL, reason text NOT NULL);\n",
             self.key_type.sql()
         );
+        sql
+    }
+
+    /// The rows, inserted after the registrations: registration tries each expression policy
+    /// on a row of its table, which must not be a row the case's failing policy raises for.
+    fn data(&self) -> String {
+        let s = &self.schema;
+        let mut sql = String::new();
         for (t, table) in self.tables.iter().enumerate().filter(|(_, table)| !table.rows.is_empty()) {
             let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
             let rows: Vec<String> = table.rows.iter().map(|r| format!("({})", r.values.join(", "))).collect();
@@ -1604,12 +1613,13 @@ fn save_script(case: &Case) -> String {
         call = call.replace(&format!("${}", i + 1), &lit(p));
     }
     let script = format!(
-        "-- random_schemas seed {:#018x}: {}\nCREATE EXTENSION IF NOT EXISTS pg_erasure;\nCREATE EXTENSION IF NOT EXISTS pgcrypto;\n{}{}{};\n{call};\n",
+        "-- random_schemas seed {:#018x}: {}\nCREATE EXTENSION IF NOT EXISTS pg_erasure;\nCREATE EXTENSION IF NOT EXISTS pgcrypto;\n{}{}{};\n{}{call};\n",
         case.seed,
         case.describe(),
         case.session_sql(),
         case.ddl(),
         case.registrations().join(";\n"),
+        case.data(),
     );
     let path = std::env::temp_dir().join(format!("random_schemas_{:016x}.sql", case.seed));
     match std::fs::write(&path, script) {
@@ -1629,6 +1639,7 @@ fn run_case(db: &TestDb, case: &Case) -> Result<(), String> {
     for statement in case.registrations() {
         client.batch_execute(&statement).map_err(|e| format!("registration refused: {statement}: {}", describe(&e)))?;
     }
+    client.batch_execute(&case.data()).map_err(|e| format!("inserting the rows: {}", describe(&e)))?;
     let result = check_erasure(&mut client, case);
     // Dropped after a failure too: each case's subject and tables are its own, and the
     // database goes at the end of the run anyway.

@@ -100,13 +100,22 @@ fn require_finding(client: &SpiClient<'_>, subject: &str, finding: &str, tbl: pg
     let relation = schema::relation(client, tbl);
     let entry = entries::require_subject(client, subject);
     let tables = entries::tables(client, subject);
-    let action_of = |oid: pg_sys::Oid| {
-        if oid == entry.tbl {
-            Some(entries::Action::Mask)
-        } else {
-            tables.iter().find(|t| t.tbl == oid).map(|t| t.action)
-        }
+    // A partition is erased with its registered parent: what check() says of the parent holds
+    // for it (pg_partition_ancestors() lists a partition's ancestors and the partition itself,
+    // nothing for a table outside a partition tree).
+    let entry_of = |oid: pg_sys::Oid| -> Option<&entries::TableEntry> {
+        let mut tree: Vec<pg_sys::Oid> = spi(client
+            .select(
+                "SELECT pg_catalog.array_agg(relid)::pg_catalog.oid[] FROM pg_catalog.pg_partition_ancestors($1)",
+                None,
+                &[oid.into()],
+            )
+            .and_then(|rows| rows.first().get_one()))
+        .unwrap_or_default();
+        tree.push(oid);
+        tables.iter().find(|t| tree.contains(&t.tbl))
     };
+    let registered = |oid: pg_sys::Oid| oid == entry.tbl || entry_of(oid).is_some();
     let one = |sql: &str| -> Option<pg_sys::Oid> {
         let rows = spi(client.select(sql, None, &[tbl.into(), object.into()]));
         if rows.is_empty() {
@@ -120,17 +129,19 @@ fn require_finding(client: &SpiClient<'_>, subject: &str, finding: &str, tbl: pg
             one("SELECT t.oid FROM pg_catalog.pg_trigger t
                   WHERE t.tgrelid = $1 AND t.tgname = $2::pg_catalog.name AND NOT t.tgisinternal")
             .unwrap_or_else(|| missing(&format!("trigger \"{object}\" of table {}", relation.name)));
-            matches!(action_of(tbl), Some(entries::Action::Mask | entries::Action::Delete))
+            tbl == entry.tbl
+                || entry_of(tbl).is_some_and(|t| matches!(t.action, entries::Action::Mask | entries::Action::Delete))
         }
         "reference" => {
             let referenced = one("SELECT c.confrelid FROM pg_catalog.pg_constraint c
                   WHERE c.conrelid = $1 AND c.conname = $2::pg_catalog.name AND c.contype = 'f'")
             .unwrap_or_else(|| missing(&format!("foreign key \"{object}\" of table {}", relation.name)));
-            action_of(tbl).is_none() && action_of(referenced).is_some()
+            // rows pointing to a row the subject points to are reported as shared, not as an error
+            !registered(tbl) && (referenced == entry.tbl || entry_of(referenced).is_some_and(|t| !t.referenced))
         }
         _ => {
             schema::column(&relation, &schema::columns(client, tbl), object);
-            action_of(tbl).is_some()
+            registered(tbl)
         }
     };
     if !reported {

@@ -66,6 +66,9 @@ pub struct TableEntry {
     pub reason: Option<String>,
     /// For retained rows: how long (an interval, as text) from the date in `retain_from`.
     pub retention: Option<(String, String)>,
+    /// The parent points to this table (`customer.address_id` → `address`): `parent_columns`
+    /// are the parent's referencing columns, `via` the ones of this table they reference.
+    pub referenced: bool,
 }
 
 /// A row of `erasure.column_policies`.
@@ -124,7 +127,7 @@ pub fn tables(client: &SpiClient<'_>, subject: &str) -> Vec<TableEntry> {
         client,
         "SELECT tbl::pg_catalog.oid, action, parent::pg_catalog.oid, via::pg_catalog.text[],
                 parent_columns::pg_catalog.text[], filter, reason,
-                retain_for::pg_catalog.text, retain_from::pg_catalog.text
+                retain_for::pg_catalog.text, retain_from::pg_catalog.text, referenced
            FROM erasure.tables WHERE subject = $1 ORDER BY tbl",
         &[subject.into()],
     ));
@@ -137,6 +140,7 @@ pub fn tables(client: &SpiClient<'_>, subject: &str) -> Vec<TableEntry> {
         filter: spi(row.get(6)),
         reason: spi(row.get(7)),
         retention: spi::<Option<String>>(row.get(8)).zip(spi::<Option<String>>(row.get(9))),
+        referenced: spi(row.get(10)).unwrap_or(false),
     })
     .collect()
 }

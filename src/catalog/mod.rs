@@ -10,11 +10,13 @@
 //! - `acknowledge`: findings of `erasure.check()` and residuals the subject's owner accepted.
 //! - `batch_rules`: the registered candidate queries of `erasure.erase_batches()`.
 //! - `sample`: the value sampling of `erasure.check()`, as the table's owner.
+//! - `renames`: the old name of a renamed column, read by the DDL watch.
 
 pub mod acknowledge;
 pub mod batch_rules;
 pub mod entries;
 pub mod register;
+pub mod renames;
 pub mod sample;
 pub mod schema;
 pub mod sql_check;

@@ -136,6 +136,9 @@ pub struct TableRegistration {
     pub reason: Option<String>,
     pub retain_for: Option<pgrx::datum::Interval>,
     pub retain_from: Option<String>,
+    /// Columns of the parent pointing to this table's rows (`customer.address_id`), instead
+    /// of `via` columns of this table pointing to the parent's.
+    pub referenced_by: Option<Vec<String>>,
 }
 
 pub fn register_table(r: TableRegistration) {
@@ -184,7 +187,17 @@ pub fn register_table(r: TableRegistration) {
             .hint("Register the parent first with erasure.register_table(); chains are registered from the subject outwards.")
             .raise();
         }
-        let (via, parent_columns) = resolve_link(client, &relation, &parent, r.via.clone(), &subject);
+        refuse_partition_overlap(client, &relation, &subject);
+        let (via, parent_columns) = match &r.referenced_by {
+            None => resolve_link(client, &relation, &parent, r.via.clone(), &subject),
+            Some(referencing) => {
+                refuse_referenced_misuse(&relation, &parent, &r, action);
+                let (referencing, referenced) =
+                    resolve_link(client, &parent, &relation, Some(referencing.clone()), &subject);
+                refuse_unreadable_referrers(client, owner, &relation);
+                (referenced, referencing)
+            }
+        };
         if via.is_empty() && r.filter.is_none() {
             ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
@@ -196,17 +209,7 @@ pub fn register_table(r: TableRegistration) {
         match (&r.retain_for, &r.retain_from) {
             (None, None) => {}
             (Some(_), Some(column)) if action == Action::Retain => {
-                let columns = schema::columns(client, relation.oid);
-                if !schema::column(&relation, &columns, column).is_date_or_timestamp() {
-                    ErasureError::new(
-                        ERRCODE_DATATYPE_MISMATCH,
-                        format!(
-                            "retain_from column \"{column}\" of relation \"{}\" is not a date or timestamp",
-                            relation.name
-                        ),
-                    )
-                    .raise();
-                }
+                schema::retention_start(client, &relation, &parent, column);
             }
             _ => ErasureError::new(
                 ERRCODE_INVALID_PARAMETER_VALUE,
@@ -236,7 +239,7 @@ pub fn register_table(r: TableRegistration) {
             let subject_columns = schema::columns(client, subject.tbl);
             let key = schema::column(&subject_table, &subject_columns, &subject.key_column);
             let what = format!("the filter of table {}", relation.name);
-            security::check_catalog_sql(owner, &probe, &[key.type_oid], &what, invalid);
+            security::check_catalog_sql(owner, &probe, &[key.type_oid], security::Trial::Plan, &what, invalid);
         }
         security::as_extension_owner(security::extension_owner(client), || {
             write_table_entry(client, &r, action, parent.oid, via, parent_columns);
@@ -261,13 +264,14 @@ fn write_table_entry(
 ) {
     spi(client.update(
         "INSERT INTO erasure.tables
-                    (subject, tbl, action, parent, via, parent_columns, filter, reason, retain_for, retain_from)
-             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6::pg_catalog.name[], $7, $8, $9, $10)
+                    (subject, tbl, action, parent, via, parent_columns, filter, reason, retain_for, retain_from,
+                     referenced)
+             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6::pg_catalog.name[], $7, $8, $9, $10, $11)
              ON CONFLICT (subject, tbl) DO UPDATE
                 SET action = excluded.action, parent = excluded.parent, via = excluded.via,
                     parent_columns = excluded.parent_columns, filter = excluded.filter,
                     reason = excluded.reason, retain_for = excluded.retain_for,
-                    retain_from = excluded.retain_from",
+                    retain_from = excluded.retain_from, referenced = excluded.referenced",
         None,
         &[
             r.subject.as_str().into(),
@@ -280,6 +284,7 @@ fn write_table_entry(
             r.reason.clone().into(),
             r.retain_for.into(),
             r.retain_from.clone().into(),
+            r.referenced_by.is_some().into(),
         ],
     ));
 }
@@ -296,19 +301,35 @@ fn resolve_link(
     let Some(via) = via else {
         return match foreign_keys.as_slice() {
             [fk] => (fk.columns.clone(), fk.referenced.clone()),
-            [] => ErasureError::new(
-                ERRCODE_INVALID_FOREIGN_KEY,
-                format!("table \"{}\" has no foreign key to \"{}\"", relation.name, parent.name),
-            )
-            .hint("Name the referencing columns with via => '{column}', or select the rows with via => '{}' and a filter.")
-            .raise(),
+            [] => {
+                let error = ErasureError::new(
+                    ERRCODE_INVALID_FOREIGN_KEY,
+                    format!("table \"{}\" has no foreign key to \"{}\"", relation.name, parent.name),
+                );
+                // The link may point the other way: the customer's row names its address.
+                match schema::foreign_keys(client, parent.oid, relation.oid).first() {
+                    Some(back) => error.hint(format!(
+                        "{} points to it: register it with referenced_by => '{{{}}}'.",
+                        parent.name,
+                        back.columns.join(",")
+                    )),
+                    None => error.hint(
+                        "Name the referencing columns with via => '{column}', or select the rows with via => '{}' and a filter.",
+                    ),
+                }
+                .raise()
+            }
             several => ErasureError::new(
                 ERRCODE_INVALID_FOREIGN_KEY,
                 format!("table \"{}\" has {} foreign keys to \"{}\"", relation.name, several.len(), parent.name),
             )
             .detail(format!(
                 "Candidates: {}.",
-                several.iter().map(|fk| format!("{} {}", fk.name, column_list(&fk.columns))).collect::<Vec<_>>().join(", ")
+                several
+                    .iter()
+                    .map(|fk| format!("{} {}", fk.name, column_list(&fk.columns)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .hint(format!("Choose one with via => '{{{}}}'.", several[0].columns.join(",")))
             .raise(),
@@ -342,6 +363,88 @@ fn resolve_link(
     .raise()
 }
 
+/// A registered partitioned table covers its partitions, present and future: its statements
+/// reach their rows. Registering a partition beside it (or it beside one of its partitions)
+/// would erase, count and in mode delete refuse the same rows twice.
+fn refuse_partition_overlap(client: &SpiClient<'_>, relation: &Relation, subject: &entries::SubjectEntry) {
+    let related: Vec<(pg_sys::Oid, bool)> = spi(client.select(
+        "SELECT a.relid::pg_catalog.oid, true FROM pg_catalog.pg_partition_ancestors($1) a WHERE a.relid <> $1
+         UNION ALL
+         SELECT p.relid::pg_catalog.oid, false FROM pg_catalog.pg_partition_tree($1) p WHERE p.relid <> $1",
+        None,
+        &[relation.oid.into()],
+    ))
+    .map(|row| (spi(row.get(1)).unwrap_or(pg_sys::InvalidOid), spi(row.get(2)).unwrap_or(false)))
+    .collect();
+    let registered: Vec<pg_sys::Oid> =
+        entries::tables(client, &subject.subject).iter().map(|t| t.tbl).chain([subject.tbl]).collect();
+    if let Some((other, is_ancestor)) = related.into_iter().find(|(oid, _)| registered.contains(oid)) {
+        let other = schema::relation(client, other).name;
+        let (message, hint) = match is_ancestor {
+            true => (
+                format!("table \"{}\" is a partition of {other}, which is registered for erasure subject \"{}\"", relation.name, subject.subject),
+                "Its rows are erased with its parent's, by the parent's registration and policies: register nothing for it.".to_string(),
+            ),
+            false => (
+                format!("partition {other} of table \"{}\" is registered for erasure subject \"{}\"", relation.name, subject.subject),
+                format!(
+                    "Registered, the partitioned table covers all its partitions: drop the partition's registration first (SELECT erasure.drop_table({}, {});).",
+                    pgrx::spi::quote_literal(&subject.subject),
+                    pgrx::spi::quote_literal(&other)
+                ),
+            ),
+        };
+        ErasureError::new(ERRCODE_DUPLICATE_OBJECT, message).hint(hint).raise();
+    }
+}
+
+/// Rows the subject points to (its address) are masked or kept, never deleted: the subject's
+/// own row, masked, still points to them. The link is the parent's columns or via's, not both.
+fn refuse_referenced_misuse(relation: &Relation, parent: &Relation, r: &TableRegistration, action: Action) {
+    if r.via.is_some() {
+        ErasureError::new(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("table \"{}\" is given both via and referenced_by", relation.name),
+        )
+        .hint("via names this table's columns pointing to the parent; referenced_by the parent's columns pointing to this table.")
+        .raise();
+    }
+    if action == Action::Delete {
+        ErasureError::new(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("rows of \"{}\" that {} points to cannot be deleted", relation.name, parent.name),
+        )
+        .detail("The subject's row, anonymized, keeps pointing to them.")
+        .hint("Register it with action mask, or retain.")
+        .raise();
+    }
+}
+
+/// A row the subject points to is changed only while no other row points to it (another
+/// customer, a staff member, a store at the same address): the erasure reads every table
+/// whose foreign key references it, with the subject owner's rights.
+fn refuse_unreadable_referrers(client: &SpiClient<'_>, owner: pg_sys::Oid, relation: &Relation) {
+    let unreadable: Option<String> = spi(client
+        .select(
+            "SELECT pg_catalog.string_agg(DISTINCT f.conrelid::pg_catalog.regclass::pg_catalog.text, ', ')
+               FROM pg_catalog.pg_constraint f
+              WHERE f.contype = 'f' AND f.confrelid = $1 AND f.conparentid = 0
+                AND NOT pg_catalog.has_table_privilege($2, f.conrelid, 'SELECT')",
+            None,
+            &[relation.oid.into(), owner.into()],
+        )
+        .and_then(|rows| rows.first().get_one()));
+    if let Some(tables) = unreadable {
+        ErasureError::new(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("the subject's owner \"{}\" cannot read {tables}, which refer to rows of \"{}\"", security::role_name(owner), relation.name),
+        )
+        .detail("A row the subject points to is erased only when no other row points to it; the erasure must read those tables to know.")
+        .hint(format!("GRANT SELECT ON {tables} TO {};", pgrx::spi::quote_identifier(security::role_name(owner))))
+        .raise();
+    }
+}
+
 /// A column named as a link without a foreign key must be able to hold the parent's key: not
 /// the table's own primary key (`address.address_id` names an address, not a customer) and of
 /// the parent key's type. Otherwise the erasure would match rows of other people by accident.
@@ -359,7 +462,10 @@ fn refuse_unlinked_key(
     let why = if schema::primary_key(client, relation.oid) == [via.to_string()] {
         Some(format!("It is the primary key of \"{}\": it identifies that table's own rows.", relation.name))
     } else if column.base_type != key.base_type {
-        Some(format!("It is of type {}, the key {}.{} of type {}.", column.type_sql, parent.name, parent_key, key.type_sql))
+        Some(format!(
+            "It is of type {}, the key {}.{} of type {}.",
+            column.type_sql, parent.name, parent_key, key.type_sql
+        ))
     } else {
         None
     };
@@ -587,7 +693,7 @@ fn check_values(
                 .detail(format!("expression: {sql}"))
                 .raise();
             }
-            let probe = format!("SELECT CAST((\n{sql}\n) AS {}) FROM {} LIMIT 0", column.type_sql, relation.name);
+            let probe = format!("SELECT CAST((\n{sql}\n) AS {}) FROM {} LIMIT 1", column.type_sql, relation.name);
             rewrap(
                 || spi(client.prepare(probe.as_str(), &[])),
                 |e| {
@@ -612,7 +718,7 @@ fn check_values(
             for subject in subjects {
                 let entry = entries::require_subject(client, subject);
                 let owner = security::relation_owner(client, entry.tbl);
-                security::check_catalog_sql(owner, &probe, &[], &what, |e| {
+                security::check_catalog_sql(owner, &probe, &[], security::Trial::Run { arguments: None }, &what, |e| {
                     ErasureError::new(code_of(e), format!("expression for {column_name} is invalid"))
                         .detail(e.message().to_string())
                 });
@@ -675,7 +781,11 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         let key = schema::column(&subject_table, &subject_columns, &entry.key_column);
         let what = format!("the query of blocker \"{name}\"");
         let owner = security::relation_owner(client, entry.tbl);
-        security::check_catalog_sql(owner, query, &[key.type_oid], &what, invalid);
+        // Tried on an existing subject when there is one: a blocker failing only for real keys
+        // (a cast, a function's own query) fails here rather than at every erasure.
+        let sample = format!("SELECT {} FROM {} LIMIT 1", pgrx::spi::quote_identifier(&key.name), subject_table.name);
+        let trial = security::Trial::Run { arguments: Some(&sample) };
+        security::check_catalog_sql(owner, query, &[key.type_oid], trial, &what, invalid);
         security::as_extension_owner(security::extension_owner(client), || {
             spi(client.update(
                 "INSERT INTO erasure.blockers (subject, name, query, message) VALUES ($1, $2, $3, $4)

@@ -20,6 +20,7 @@ pub struct Relation {
 }
 
 /// A live (not dropped) column.
+#[derive(Clone)]
 pub struct Column {
     pub name: String,
     /// The column's type as SQL (`character varying(80)`, `shop.cpf`), for casts.
@@ -56,6 +57,8 @@ impl Column {
 
 /// A foreign key from one table to another: `columns` reference `referenced`.
 pub struct ForeignKey {
+    /// The referencing table.
+    pub table: pg_sys::Oid,
     pub name: String,
     pub columns: Vec<String>,
     pub referenced: Vec<String>,
@@ -141,6 +144,66 @@ pub fn column<'a>(relation: &Relation, columns: &'a [Column], name: &str) -> &'a
     })
 }
 
+/// The date a retained table's retention period runs from: `retain_from` names a date or
+/// timestamp column of the table itself or, written `parent.column` (the parent's table name
+/// without schema), of the row of its parent it belongs to — invoice lines, which have no date
+/// of their own, expire with their invoice. Registration checks it and the release plan reads
+/// it here, so both mean the same column.
+pub struct RetentionStart {
+    pub column: Column,
+    /// The column is the parent's, read through the table's link to it.
+    pub on_parent: bool,
+}
+
+pub fn retention_start(
+    client: &SpiClient<'_>,
+    table: &Relation,
+    parent: &Relation,
+    retain_from: &str,
+) -> RetentionStart {
+    let own = columns(client, table.oid);
+    let (holder, column, on_parent) = match own.iter().find(|c| c.name == retain_from) {
+        Some(column) => (table, column.clone(), false),
+        None => {
+            let parent_name: Option<String> = spi(client
+                .select(
+                    "SELECT relname::pg_catalog.text FROM pg_catalog.pg_class WHERE oid = $1",
+                    None,
+                    &[parent.oid.into()],
+                )
+                .and_then(|rows| rows.first().get_one()));
+            let on_parent = retain_from
+                .split_once('.')
+                .filter(|(prefix, _)| Some(*prefix) == parent_name.as_deref())
+                .and_then(|(_, name)| columns(client, parent.oid).into_iter().find(|c| c.name == name));
+            let Some(column) = on_parent else {
+                ErasureError::new(
+                    ERRCODE_UNDEFINED_COLUMN,
+                    format!("retain_from column \"{retain_from}\" of relation \"{}\" does not exist", table.name),
+                )
+                .hint(format!(
+                    "Name a date column of the table, or one of its parent {} as {}.<column>.",
+                    parent.name,
+                    parent_name.unwrap_or_default()
+                ))
+                .raise()
+            };
+            (parent, column, true)
+        }
+    };
+    if !column.is_date_or_timestamp() {
+        ErasureError::new(
+            ERRCODE_DATATYPE_MISMATCH,
+            format!(
+                "retain_from column \"{}\" of relation \"{}\" is not a date or timestamp",
+                column.name, holder.name
+            ),
+        )
+        .raise();
+    }
+    RetentionStart { column, on_parent }
+}
+
 /// The primary key's columns, in key order; empty when the table has none.
 pub fn primary_key(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<String> {
     let keys: Option<Vec<String>> = spi(client
@@ -179,6 +242,11 @@ pub fn restricting_self_references(client: &SpiClient<'_>, table: pg_sys::Oid) -
     foreign_keys_where(client, "c.conrelid = $1 AND c.confrelid = $1 AND c.confdeltype IN ('a', 'r')", &[table.into()])
 }
 
+/// Every foreign key referencing `to`, from any table: who else may point to a row.
+pub fn referencing(client: &SpiClient<'_>, to: pg_sys::Oid) -> Vec<ForeignKey> {
+    foreign_keys_where(client, "c.confrelid = $1", &[to.into()])
+}
+
 /// The foreign keys (declared on a table, not inherited by its partitions) matching
 /// `condition` on pg_constraint `c`, by name.
 fn foreign_keys_where(
@@ -187,7 +255,7 @@ fn foreign_keys_where(
     arguments: &[pgrx::datum::DatumWithOid<'_>],
 ) -> Vec<ForeignKey> {
     let query = format!(
-        "SELECT c.conname::pg_catalog.text,
+        "SELECT c.conrelid, c.conname::pg_catalog.text,
                 ARRAY(SELECT a.attname::pg_catalog.text
                         FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
                         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -202,9 +270,10 @@ fn foreign_keys_where(
     );
     spi(client.select(query.as_str(), None, arguments))
         .map(|row| ForeignKey {
-            name: spi(row.get(1)).unwrap_or_default(),
-            columns: spi(row.get(2)).unwrap_or_default(),
-            referenced: spi(row.get(3)).unwrap_or_default(),
+            table: spi(row.get(1)).unwrap_or(pg_sys::InvalidOid),
+            name: spi(row.get(2)).unwrap_or_default(),
+            columns: spi(row.get(3)).unwrap_or_default(),
+            referenced: spi(row.get(4)).unwrap_or_default(),
         })
         .collect()
 }

@@ -32,11 +32,31 @@ impl Item {
 pub fn find(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Vec<Item> {
     let mut items = Vec::new();
     for blocker in &plan.blockers {
-        for row in spi(client.select(&blocker.statement, None, &[key.argument()])) {
+        let rows = failing_as(plan, &format!("blocker \"{}\"", blocker.name), || {
+            spi(client.select(&blocker.statement, None, &[key.argument()]))
+        });
+        for row in rows {
             items.push(Item::new(blocker, spi(row.get(1))));
         }
     }
     items
+}
+
+/// Runs a blocker's query; an error it raises (its function's body naming a table the pinned
+/// search_path does not find, a privilege the owner lost) names the blocker and its subject,
+/// keeping its SQLSTATE, so the DBA knows which registration to fix.
+fn failing_as<R>(plan: &Plan, what: &str, f: impl FnOnce() -> R) -> R {
+    rewrap(f, |e| {
+        let error = ErasureError::new(
+            code_of(e),
+            format!("{what} of erasure subject \"{}\" failed: {}", plan.subject, e.message()),
+        )
+        .hint("Blocker queries run as the owner of the subject's table with search_path pg_catalog, pg_temp.");
+        match e.detail() {
+            Some(detail) => error.detail(detail),
+            None => error,
+        }
+    })
 }
 
 /// The blocking items of a batch of keys (`keys`, an array of them), found by one statement
@@ -48,7 +68,8 @@ pub fn find_many(
     keys: DatumWithOid<'_>,
 ) -> HashMap<String, Vec<Item>> {
     let mut found: HashMap<String, Vec<(usize, Item)>> = HashMap::new();
-    for row in spi(client.select(statement, None, &[keys])) {
+    let rows = failing_as(plan, "a blocker", || spi(client.select(statement, None, &[keys])));
+    for row in rows {
         let position = spi(row.get::<i32>(1)).unwrap_or_default() as usize;
         let key: String = spi(row.get(2)).unwrap_or_default();
         found.entry(key).or_default().push((position, Item::new(&plan.blockers[position], spi(row.get(3)))));

@@ -191,7 +191,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
             };
             let mut arguments = vec![KeyArray::new(client, plan, &group).argument()];
             arguments.extend(bound.iter().map(|v| v.as_str().into()));
-            super::applying(&who, || by_key(client, plan.tables.len(), statement, &arguments))
+            super::applying(&who, || by_key(client, plan.apply_width(), statement, &arguments))
         };
         let before = writes::so_far(plan);
         let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
@@ -213,7 +213,7 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
         let erasures: Vec<(String, &str, Value)> = decided
             .iter()
             .map(|(key, decision, _)| {
-                let counts = rows.get(key).cloned().unwrap_or_else(|| vec![0; plan.tables.len()]);
+                let counts = rows.get(key).cloned().unwrap_or_else(|| vec![0; plan.apply_width()]);
                 (key.clone(), report::status(*decision), report::tables(plan, *decision, &counts))
             })
             .collect();

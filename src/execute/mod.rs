@@ -174,9 +174,9 @@ pub fn erase_one(
                 let bound = values::bind(&plan.apply_parameters);
                 let mut arguments = vec![key.argument()];
                 arguments.extend(bound.iter().map(|v| v.as_str().into()));
-                counts(client, plan.tables.len(), &plan.apply, &arguments)
+                counts(client, plan.apply_width(), &plan.apply, &arguments)
             }
-            Decision::Delete => counts(client, plan.tables.len(), &plan.delete_all, &[key.argument()]),
+            Decision::Delete => counts(client, plan.apply_width(), &plan.delete_all, &[key.argument()]),
         })
     };
     let before = writes::so_far(plan);

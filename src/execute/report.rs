@@ -25,7 +25,10 @@ pub fn status(decision: Decision) -> &'static str {
 
 /// What happened to each table: `rows[i]` counts `plan.tables[i]`. Under a delete, every
 /// table but the retained ones is deleted.
+/// The report's tables: `rows` has a count per table, then (`Plan::apply_width`) for each table
+/// the subject points to the rows it points to, of which those not changed were shared.
 pub fn tables(plan: &Plan, decision: Decision, rows: &[i64]) -> Value {
+    let mut pointed_to = rows.iter().skip(plan.tables.len());
     Value::Array(
         plan.tables
             .iter()
@@ -40,6 +43,9 @@ pub fn tables(plan: &Plan, decision: Decision, rows: &[i64]) -> Value {
                 let mut table = json!({"table": outcome.table, "action": action, "rows": rows});
                 if let Some(reason) = &outcome.reason {
                     table["reason"] = json!(reason);
+                }
+                if outcome.shares {
+                    table["shared"] = json!(pointed_to.next().map_or(0, |&all| all - rows));
                 }
                 table
             })

@@ -105,6 +105,9 @@ pub struct PlannedTable {
     /// For a masked table, whether any of its policies changes a value: a table whose columns
     /// are all kept is not written, and the report says so.
     pub writes: bool,
+    /// The subject points to its rows: a row someone else points to as well is kept, and the
+    /// report counts it as shared.
+    pub shares: bool,
 }
 
 impl PlannedTable {
@@ -114,6 +117,7 @@ impl PlannedTable {
             action: node.action(),
             reason: node.entry.as_ref().and_then(|e| e.reason.clone()),
             writes: node.action() == Action::Delete || !assignments.is_empty(),
+            shares: node.referenced(),
         }
     }
 }
@@ -198,6 +202,12 @@ impl Plan {
     /// How many counts the census gives: one per table, then one per reference.
     pub fn census_width(&self) -> usize {
         self.tables.len() + self.references.len()
+    }
+
+    /// How many counts `apply` and `delete_all` give: one per table, then for each table the
+    /// subject points to, the rows it points to, shared or not.
+    pub fn apply_width(&self) -> usize {
+        self.tables.len() + self.tables.iter().filter(|t| t.shares).count()
     }
 }
 

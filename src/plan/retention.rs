@@ -5,7 +5,7 @@ use pgrx::prelude::*;
 
 use super::columns::assignments;
 use super::statements::{self, qualified};
-use super::tree::{condition, subject_key, Keys, Node};
+use super::tree::{condition, parent_link, parent_of, subject_key, Keys, Node};
 use super::values::{self, Parameters};
 use super::{Preparer, ReleasePlan};
 use crate::catalog::schema;
@@ -22,7 +22,9 @@ pub(super) fn releases(
 ) -> Vec<ReleasePlan> {
     let client = p.client;
     let mut releases = Vec::new();
-    for (i, node) in nodes.iter().enumerate() {
+    // Children first: a child whose period runs from its parent's date reads that date before
+    // the parent's own release may mask it.
+    for (i, node) in nodes.iter().enumerate().rev() {
         let Some((retain_for, retain_from)) = node.entry.as_ref().and_then(|e| e.retention.clone()) else { continue };
         let table = &node.relation.name;
         if !batchable {
@@ -42,9 +44,18 @@ pub(super) fn releases(
         // The row's retention start is compared, not its expiry (start + interval, STABLE for
         // a timestamptz): what a sharded cluster can run on a shard. `start <= now - interval`
         // never releases a row before `start + interval <= now`.
-        let columns = schema::columns(client, node.relation.oid);
-        let start_column = schema::column(&node.relation, &columns, &retain_from);
-        let start = qualified(table, &retain_from);
+        let parent = &nodes[parent_of(nodes, node.entry.as_ref().expect("a registered table"))].relation;
+        let start = schema::retention_start(client, &node.relation, parent, &retain_from);
+        let start_column = &start.column;
+        let start = match start.on_parent {
+            false => qualified(table, &start_column.name),
+            true => format!(
+                "(SELECT {} FROM {} WHERE {})",
+                qualified(&parent.name, &start_column.name),
+                parent.name,
+                parent_link(nodes, i)
+            ),
+        };
         let start_epoch = values::epoch(&start, start_column.base_type);
         let next = parameters.values.len() + 2;
         let interval = format!("CAST(${next} AS pg_catalog.interval)");

@@ -4,7 +4,7 @@
 use pgrx::spi::SpiClient;
 
 use super::statements::{self, equals, qualified};
-use super::tree::{condition, subject_key, Keys, Node};
+use super::tree::{condition, linked, subject_key, Keys, Node};
 use crate::catalog::entries::Action;
 use crate::catalog::schema;
 
@@ -64,6 +64,23 @@ impl Shape<'_> {
         // Children before parents: where the parts run as statements of their own (Citus runs
         // each part alone when they span shards), rows go before the rows they reference.
         changes.reverse();
+        // After the tables' counts, for each table the subject points to, the rows it points
+        // to, shared or not: the report shows how many were shared, and kept.
+        if change != Change::Count {
+            for (i, node) in self.nodes.iter().enumerate().filter(|(_, node)| node.referenced()) {
+                let (table, linked) = (&node.relation.target, linked(self.nodes, i, self.key_column, self.keys));
+                let position = counts.len();
+                counts.push(match self.keys {
+                    Keys::One => statements::count_rows(table, &linked),
+                    Keys::Batch => statements::count_rows_by_key(
+                        position,
+                        table,
+                        &linked,
+                        &subject_key(self.nodes, i, self.key_column),
+                    ),
+                });
+            }
+        }
         if change == Change::Count {
             for (j, reference) in self.references.iter().enumerate() {
                 counts.push(self.reference_count(self.nodes.len() + j, reference));

@@ -6,7 +6,7 @@ use pgrx::spi::SpiClient;
 
 use super::statements::{self, equals, qualified};
 use crate::catalog::entries::{Action, TableEntry};
-use crate::catalog::schema::{self, Relation};
+use crate::catalog::schema::{self, ForeignKey, Relation};
 use crate::error::*;
 
 /// A table of the plan: the subject's own table (no `entry`) or a registered one.
@@ -14,18 +14,27 @@ pub(super) struct Node {
     pub relation: Relation,
     pub entry: Option<TableEntry>,
     depth: usize,
+    /// For a table the subject points to: every other way a row may point to its rows (each
+    /// foreign key referencing it, with the referencing table's name), read when the plan is
+    /// built. A row pointed to by someone else is shared and never changed.
+    referrers: Vec<(String, ForeignKey)>,
 }
 
 impl Node {
     pub fn action(&self) -> Action {
         self.entry.as_ref().map_or(Action::Mask, |e| e.action)
     }
+
+    /// Whether the subject points to this table's rows (`customer.address_id` → `address`).
+    pub fn referenced(&self) -> bool {
+        self.entry.as_ref().is_some_and(|e| e.referenced)
+    }
 }
 
 /// The subject's table first, then every registered table after its parent, by depth and
 /// then by name: the order rows are locked in.
 pub(super) fn order_tables(client: &SpiClient<'_>, root: Relation, mut pending: Vec<TableEntry>) -> Vec<Node> {
-    let mut nodes = vec![Node { relation: root, entry: None, depth: 0 }];
+    let mut nodes = vec![Node { relation: root, entry: None, depth: 0, referrers: Vec::new() }];
     while !pending.is_empty() {
         let (ready, rest): (Vec<_>, Vec<_>) =
             pending.into_iter().partition(|e| nodes.iter().any(|n| n.relation.oid == e.parent));
@@ -41,7 +50,15 @@ pub(super) fn order_tables(client: &SpiClient<'_>, root: Relation, mut pending: 
             .into_iter()
             .map(|entry| {
                 let depth = nodes.iter().find(|n| n.relation.oid == entry.parent).map_or(0, |n| n.depth) + 1;
-                Node { relation: schema::relation(client, entry.tbl), entry: Some(entry), depth }
+                let referrers = match entry.referenced {
+                    true => schema::referencing(client, entry.tbl)
+                        .into_iter()
+                        .filter(|fk| fk.table != entry.tbl)
+                        .map(|fk| (schema::relation(client, fk.table).name, fk))
+                        .collect(),
+                    false => Vec::new(),
+                };
+                Node { relation: schema::relation(client, entry.tbl), entry: Some(entry), depth, referrers }
             })
             .collect();
         level.sort_by(|a, b| a.relation.name.cmp(&b.relation.name));
@@ -70,6 +87,16 @@ impl Keys {
 
 /// The SQL condition selecting the subject's rows of `nodes[i]`, given the key(s) as `$1`.
 pub(super) fn condition(nodes: &[Node], i: usize, key_column: &str, keys: Keys) -> String {
+    condition_of(nodes, i, key_column, keys, true)
+}
+
+/// For a table the subject points to: every row of it the subject points to, shared with
+/// someone else or not (`condition` selects the unshared ones); the report counts the others.
+pub(super) fn linked(nodes: &[Node], i: usize, key_column: &str, keys: Keys) -> String {
+    condition_of(nodes, i, key_column, keys, false)
+}
+
+fn condition_of(nodes: &[Node], i: usize, key_column: &str, keys: Keys, unshared_only: bool) -> String {
     let node = &nodes[i];
     let table = &node.relation.name;
     let Some(entry) = &node.entry else {
@@ -99,17 +126,67 @@ pub(super) fn condition(nodes: &[Node], i: usize, key_column: &str, keys: Keys) 
     if let Some(filter) = &entry.filter {
         parts.push(statements::embedded(filter));
     }
+    if entry.referenced && unshared_only {
+        parts.extend(unshared(nodes, i, key_column, keys));
+    }
     parts.join(" AND ")
 }
 
+/// For a table the subject points to (its address): the conditions that no one else points to
+/// the row — no row of the parent but the subject's own, and no row of any other referencing
+/// table (staff, stores) but those the subject's erasure covers. A shared row stays as it is.
+fn unshared(nodes: &[Node], i: usize, key_column: &str, keys: Keys) -> Vec<String> {
+    let (table, entry) = (&nodes[i].relation.name, nodes[i].entry.as_ref().expect("a registered table"));
+    let parent_index = parent_of(nodes, entry);
+    let not_the_subjects = |j: usize| format!("NOT COALESCE(({}), false)", condition(nodes, j, key_column, keys));
+    let mut parts = vec![format!(
+        "NOT EXISTS (SELECT FROM {} WHERE {} AND {})",
+        nodes[parent_index].relation.name,
+        parent_link(nodes, i),
+        not_the_subjects(parent_index)
+    )];
+    for (name, fk) in &nodes[i].referrers {
+        if fk.table == nodes[parent_index].relation.oid && fk.columns == entry.parent_columns {
+            continue; // the registered link itself, above
+        }
+        let link: Vec<String> = fk
+            .columns
+            .iter()
+            .zip(&fk.referenced)
+            .map(|(c, r)| equals(&qualified(name, c), &qualified(table, r)))
+            .collect();
+        let mut part = format!("NOT EXISTS (SELECT FROM {name} WHERE {}", link.join(" AND "));
+        // A registered table's rows of this subject do not make the row shared; those below
+        // this table (its own children) are the subject's by construction.
+        match nodes.iter().position(|n| n.relation.oid == fk.table) {
+            Some(j) if descends_from(nodes, j, i) => continue,
+            Some(j) => part += &format!(" AND {}", not_the_subjects(j)),
+            None => {}
+        }
+        parts.push(part + ")");
+    }
+    parts
+}
+
+/// Whether `nodes[j]` hangs, through its parents, from `nodes[i]`.
+fn descends_from(nodes: &[Node], j: usize, i: usize) -> bool {
+    match &nodes[j].entry {
+        None => false,
+        Some(entry) => {
+            let parent = parent_of(nodes, entry);
+            parent == i || descends_from(nodes, parent, i)
+        }
+    }
+}
+
 /// The position in the plan of a registered table's parent (the subject's table when it is).
-fn parent_of(nodes: &[Node], entry: &TableEntry) -> usize {
+pub(super) fn parent_of(nodes: &[Node], entry: &TableEntry) -> usize {
     nodes.iter().position(|n| n.relation.oid == entry.parent).unwrap_or(0)
 }
 
 /// The join of a row of `nodes[i]` to its parent's row: each via column equal to the parent
 /// column it references.
-fn parent_link(nodes: &[Node], i: usize) -> String {
+pub(super) fn parent_link(nodes: &[Node], i: usize) -> String {
     let (table, entry) = (&nodes[i].relation.name, nodes[i].entry.as_ref().expect("a registered table"));
     let parent = &nodes[parent_of(nodes, entry)].relation.name;
     let pairs: Vec<String> = entry
@@ -134,12 +211,15 @@ pub(super) fn subject_key(nodes: &[Node], i: usize, key_column: &str) -> String 
     if let Some(carrier) = key_carrier(nodes, i, key_column) {
         return format!("CAST({} AS pg_catalog.text)", qualified(table, &carrier));
     }
+    // Two subjects of one batch may point to the same row (a shared address both erasures
+    // free): it is counted for one of them.
     format!(
-        "(SELECT {} FROM {} WHERE {} AND {})",
+        "(SELECT {} FROM {} WHERE {} AND {}{})",
         subject_key(nodes, parent_index, key_column),
         parent.relation.name,
         parent_link(nodes, i),
-        condition(nodes, parent_index, key_column, Keys::Batch)
+        condition(nodes, parent_index, key_column, Keys::Batch),
+        if entry.referenced { " LIMIT 1" } else { "" }
     )
 }
 

@@ -121,6 +121,27 @@ SELECT count(*) AS no_blockers FROM erasure.blockers WHERE subject = 'regcust';
 SELECT pg_temp.try($$SELECT erasure.register_blocker('regcust', 'open_orders', 'SELECT id FROM reg.orders WHERE customer_id = $1', 'an order is open')$$),
        pg_temp.try($$SELECT erasure.register_blocker('regcust', 'open_orders', 'SELECT id FROM reg.orders WHERE customer_id = $1', 'an order is open')$$);
 SELECT name, message FROM erasure.blockers WHERE subject = 'regcust';
+-- A blocker is tried once at registration, as the subject's owner, for an existing key, in a
+-- subtransaction rolled back: a function whose body names a table unqualified fails under the
+-- pinned search_path now, not at every erasure; what the trial wrote is undone.
+INSERT INTO reg.customers (id, name, email) VALUES (1, 'Ana', 'ana@example.com'), (999, 'Bo', 'bo@example.com');
+CREATE TABLE reg.blocker_calls (customer_id bigint);
+CREATE FUNCTION reg.open_count(bigint) RETURNS bigint LANGUAGE plpgsql AS $f$
+BEGIN RETURN (SELECT count(*) FROM orders WHERE customer_id = $1); END $f$;
+CREATE FUNCTION reg.noisy(bigint) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN INSERT INTO reg.blocker_calls VALUES ($1); RETURN false; END $f$;
+CREATE FUNCTION reg.special(bigint) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN IF $1 = 999 THEN RAISE EXCEPTION 'special customer' USING ERRCODE = 'data_exception'; END IF; RETURN false; END $f$;
+SELECT pg_temp.try($$SELECT erasure.register_blocker('regcust', 'unqualified', 'SELECT 1 WHERE reg.open_count($1) > 0')$$);
+SELECT pg_temp.try($$SELECT erasure.register_blocker('regcust', 'noisy', 'SELECT 1 WHERE reg.noisy($1)')$$) AS noisy;
+SELECT count(*) AS calls_left_behind FROM reg.blocker_calls;
+-- A blocker failing only for some customers passes, and names itself when it fails at run time.
+SELECT pg_temp.try($$SELECT erasure.register_blocker('regcust', 'special', 'SELECT 1 WHERE reg.special($1)')$$);
+SELECT pg_temp.try($$SELECT count(*) FROM erasure.erasure_blockers(999, 'regcust')$$);
+SELECT count(*) AS ana_blockers FROM erasure.erasure_blockers(1, 'regcust');
+SELECT erasure.drop_blocker('regcust', 'noisy'), erasure.drop_blocker('regcust', 'special');
+SELECT name FROM erasure.blockers WHERE subject = 'regcust' ORDER BY name;
+DELETE FROM reg.customers;
 -- Renaming a registered table keeps its registration (regclass).
 ALTER TABLE reg.items RENAME TO order_items;
 SELECT tbl FROM erasure.tables WHERE subject = 'regcust' AND parent = 'reg.orders'::regclass;

@@ -18,12 +18,32 @@ SELECT erasure.register_table('buyer', 'keep.invoices', 'retain', reason => 'boo
                               retain_for => '5 years', retain_from => 'issued_on');
 SELECT erasure.set_policy('keep.buyers', 'name', 'constant', '{"value": "Xxxx"}');
 SELECT erasure.set_policy('keep.invoices', 'billed_name', 'constant', '{"value": "Xxxx"}');
+-- Invoice lines have no date of their own: they expire with their invoice.
+CREATE TABLE keep.invoice_lines (id integer PRIMARY KEY, invoice_id integer NOT NULL REFERENCES keep.invoices,
+                                 item text NOT NULL, gift_note text);
+INSERT INTO keep.invoice_lines VALUES (100, 10, 'book', 'for Ana'), (110, 11, 'pen', 'for Ana'), (200, 20, 'ink', 'for Beto');
+SELECT erasure.register_table('buyer', 'keep.invoice_lines', 'retain', parent => 'keep.invoices',
+                              reason => 'bookkeeping law: 5 years', retain_for => '5 years',
+                              retain_from => 'invoices.issued_on');
+SELECT erasure.set_policy('keep.invoice_lines', 'gift_note', 'null');
+-- check() names each column of a table with a retention period that no policy decides on: the
+-- release would leave it as it is.
+SELECT severity, tbl, col, problem FROM erasure.check('buyer') ORDER BY tbl::text, col;
+SELECT erasure.set_policy('keep.invoices', 'issued_on', 'keep'), erasure.set_policy('keep.invoices', 'total', 'keep'),
+       erasure.set_policy('keep.invoice_lines', 'id', 'keep'), erasure.set_policy('keep.invoice_lines', 'item', 'keep');
+SELECT count(*) AS check_findings FROM erasure.check('buyer') WHERE severity = 'error';
 
 -- Retention needs retain, retain_for and retain_from together, on a date column.
 SELECT erasure.register_table('buyer', 'keep.invoices', 'retain', retain_for => '5 years');
 SELECT erasure.register_table('buyer', 'keep.invoices', 'mask', retain_for => '5 years', retain_from => 'issued_on');
 SELECT erasure.register_table('buyer', 'keep.invoices', 'retain', retain_for => '5 years', retain_from => 'total');
 SELECT retain_for, retain_from FROM erasure.tables WHERE tbl = 'keep.invoices'::regclass;
+-- A parent's column is named with the parent's table name, and must be a date too.
+SELECT erasure.register_table('buyer', 'keep.invoice_lines', 'retain', parent => 'keep.invoices',
+                              retain_for => '5 years', retain_from => 'orders.issued_on');
+SELECT erasure.register_table('buyer', 'keep.invoice_lines', 'retain', parent => 'keep.invoices',
+                              retain_for => '5 years', retain_from => 'invoices.total');
+SELECT retain_from FROM erasure.tables WHERE tbl = 'keep.invoice_lines'::regclass;
 
 CREATE TEMP TABLE before AS SELECT id, xmin::text AS x, to_jsonb(i) AS r FROM keep.invoices i;
 -- Nobody erased yet: nothing to release.
@@ -35,6 +55,7 @@ SELECT count(*) AS invoices_changed FROM keep.invoices i JOIN before b USING (id
 -- ... and the release masks only Ana's invoice whose period is over.
 SELECT * FROM erasure.release_expired();
 SELECT id, billed_name, total FROM keep.invoices ORDER BY id;
+SELECT id, invoice_id, item, gift_note FROM keep.invoice_lines ORDER BY id;
 SELECT id, i.xmin::text = b.x AS untouched FROM keep.invoices i JOIN before b USING (id) ORDER BY id;
 SELECT key, status, mode, tables -> 0 ->> 'rows' AS rows FROM erasure.ledger WHERE subject = 'buyer' ORDER BY request_id;
 -- Running it again writes nothing: the released row keeps its xmin.
@@ -45,4 +66,5 @@ SELECT i.xmin::text = r.x AS not_rewritten FROM keep.invoices i JOIN released r 
 UPDATE keep.invoices SET issued_on = current_date - interval '5 years 1 day' WHERE id = 11;
 SELECT * FROM erasure.release_expired('buyer');
 SELECT id, billed_name FROM keep.invoices ORDER BY id;
+SELECT id, gift_note FROM keep.invoice_lines ORDER BY id;
 SELECT count(*) AS release_entries FROM erasure.ledger WHERE subject = 'buyer' AND status = 'released';
