@@ -121,6 +121,17 @@ SELECT erasure.acknowledge('ack_customer', 'trigger', 'ack.customers', 'last_upd
 SELECT severity FROM ack.findings WHERE problem LIKE 'trigger%';
 CREATE OR REPLACE TRIGGER last_updated BEFORE UPDATE OF name ON ack.customers FOR EACH ROW EXECUTE FUNCTION ack.stamp();
 SELECT severity FROM ack.findings WHERE problem LIKE 'trigger%';
+-- A partition's own trigger is reported on its registered parent and acknowledged on the
+-- partition, where it is defined.
+CREATE TABLE ack.visits (customer_id int NOT NULL REFERENCES ack.customers, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE ack.visits_2026 PARTITION OF ack.visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE INDEX ON ack.visits (customer_id);
+CREATE TRIGGER visit_stamp BEFORE UPDATE ON ack.visits_2026 FOR EACH ROW EXECUTE FUNCTION ack.stamp();
+SELECT erasure.register_table('ack_customer', 'ack.visits', 'delete');
+SELECT severity, tbl, problem, hint LIKE '%erasure.acknowledge(''ack_customer'', ''trigger'', ''ack.visits_2026'', ''visit_stamp''%' AS names_partition
+  FROM ack.findings WHERE problem LIKE 'trigger visit_stamp%';
+SELECT erasure.acknowledge('ack_customer', 'trigger', 'ack.visits_2026', 'visit_stamp', reason => 'stamps only');
+SELECT severity, tbl, problem FROM ack.findings WHERE problem LIKE 'trigger visit_stamp%';
 -- The invoice column retyped: the residual is reported again.
 ALTER TABLE ack.invoices ALTER COLUMN billed_to TYPE varchar(200);
 SELECT tbl, col, matched, acknowledged FROM erasure.residual_scan(1, 'ack_customer');
