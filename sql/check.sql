@@ -647,8 +647,12 @@ BEGIN
          WHERE tbl = ANY (renamed_in) AND (renamed.old_name = ANY (via) OR retain_from = renamed.old_name);
         GET DIAGNOSTICS followed = ROW_COUNT;
         total := total + followed;
-        UPDATE erasure.tables SET parent_columns = array_replace(parent_columns, renamed.old_name, renamed.new_name)
-         WHERE parent = ANY (renamed_in) AND renamed.old_name = ANY (parent_columns);
+        UPDATE erasure.tables
+           SET parent_columns = array_replace(parent_columns, renamed.old_name, renamed.new_name),
+               retain_from = CASE WHEN retain_from = 'parent.' || renamed.old_name THEN 'parent.' || renamed.new_name
+                                  ELSE retain_from END
+         WHERE parent = ANY (renamed_in)
+           AND (renamed.old_name = ANY (parent_columns) OR retain_from = 'parent.' || renamed.old_name);
         GET DIAGNOSTICS followed = ROW_COUNT;
         IF total + followed > 0 THEN
             RAISE NOTICE 'pg_erasure: erasure catalog entries of %.% now name it %',

@@ -145,10 +145,10 @@ pub fn column<'a>(relation: &Relation, columns: &'a [Column], name: &str) -> &'a
 }
 
 /// The date a retained table's retention period runs from: `retain_from` names a date or
-/// timestamp column of the table itself or, written `parent.column` (the parent's table name
-/// without schema), of the row of its parent it belongs to — invoice lines, which have no date
-/// of their own, expire with their invoice. Registration checks it and the release plan reads
-/// it here, so both mean the same column.
+/// timestamp column of the table itself or, written `parent.column`, of the row of its parent
+/// it belongs to — invoice lines, which have no date of their own, expire with their invoice
+/// (`parent` is that word, not the parent's name, so renaming the parent changes nothing).
+/// Registration checks it and the release plan reads it here, so both mean the same column.
 pub struct RetentionStart {
     pub column: Column,
     /// The column is the parent's, read through the table's link to it.
@@ -165,26 +165,17 @@ pub fn retention_start(
     let (holder, column, on_parent) = match own.iter().find(|c| c.name == retain_from) {
         Some(column) => (table, column.clone(), false),
         None => {
-            let parent_name: Option<String> = spi(client
-                .select(
-                    "SELECT relname::pg_catalog.text FROM pg_catalog.pg_class WHERE oid = $1",
-                    None,
-                    &[parent.oid.into()],
-                )
-                .and_then(|rows| rows.first().get_one()));
             let on_parent = retain_from
-                .split_once('.')
-                .filter(|(prefix, _)| Some(*prefix) == parent_name.as_deref())
-                .and_then(|(_, name)| columns(client, parent.oid).into_iter().find(|c| c.name == name));
+                .strip_prefix("parent.")
+                .and_then(|name| columns(client, parent.oid).into_iter().find(|c| c.name == name));
             let Some(column) = on_parent else {
                 ErasureError::new(
                     ERRCODE_UNDEFINED_COLUMN,
                     format!("retain_from column \"{retain_from}\" of relation \"{}\" does not exist", table.name),
                 )
                 .hint(format!(
-                    "Name a date column of the table, or one of its parent {} as {}.<column>.",
-                    parent.name,
-                    parent_name.unwrap_or_default()
+                    "Name a date column of the table, or one of its parent {} as parent.<column>.",
+                    parent.name
                 ))
                 .raise()
             };

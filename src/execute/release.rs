@@ -78,8 +78,8 @@ fn release(client: &mut SpiClient<'_>, plan: &Plan) -> Vec<(String, i64)> {
                 let start_through: String = spi(row.get(4)).unwrap_or_default();
                 rows += count;
                 per_key.entry(key).or_default().push(json!({
-                    "table": release.table, "action": "masked", "rows": count, "through": through,
-                    "start_through": start_through,
+                    "table": release.table, "oid": release.oid.to_u32(), "action": "masked", "rows": count,
+                    "through": through, "start_through": start_through,
                 }));
             }
         }
@@ -101,7 +101,8 @@ fn previous_cutoffs(client: &SpiClient<'_>, plan: &Plan, release: &ReleasePlan) 
         "SELECT l.key, CAST(pg_catalog.max(COALESCE(CAST(t ->> 'start_through' AS pg_catalog.numeric), {}))
                             AS pg_catalog.text)
            FROM erasure.ledger l, pg_catalog.jsonb_array_elements(l.tables) AS t
-          WHERE l.subject = $1 AND l.status = 'released' AND t ->> 'table' = $3
+          WHERE l.subject = $1 AND l.status = 'released'
+            AND (t ->> 'table' = $3 OR t ->> 'oid' = CAST(CAST($4 AS pg_catalog.oid) AS pg_catalog.text))
           GROUP BY l.key",
         release.start_of_older_entry
     );
@@ -109,7 +110,12 @@ fn previous_cutoffs(client: &SpiClient<'_>, plan: &Plan, release: &ReleasePlan) 
         client.select(
             sql.as_str(),
             None,
-            &[plan.subject.as_str().into(), release.retain_for.as_str().into(), release.table.as_str().into()],
+            &[
+                plan.subject.as_str().into(),
+                release.retain_for.as_str().into(),
+                release.table.as_str().into(),
+                release.oid.into(),
+            ],
         )
     }))
     .map(|row| (spi(row.get::<String>(1)).unwrap_or_default(), json!(spi(row.get::<String>(2)).unwrap_or_default())))

@@ -75,6 +75,9 @@ pub struct BatchPlan {
 /// released).
 pub struct ReleasePlan {
     pub table: String,
+    /// Recorded with each release, so that a renamed table finds its earlier releases (a
+    /// restored one, whose OID changed, finds them by name).
+    pub oid: pg_sys::Oid,
     pub statement: OwnedPreparedStatement,
     pub parameters: Vec<Parameter>,
     pub retain_for: String,

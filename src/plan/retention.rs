@@ -91,6 +91,7 @@ pub(super) fn releases(
         let statement = p.writing(sql, &types, format!("the release statement of table \"{table}\" is invalid"));
         releases.push(ReleasePlan {
             table: table.clone(),
+            oid: node.relation.oid,
             statement,
             parameters: parameters.values,
             retain_for,

@@ -24,7 +24,7 @@ CREATE TABLE keep.invoice_lines (id integer PRIMARY KEY, invoice_id integer NOT 
 INSERT INTO keep.invoice_lines VALUES (100, 10, 'book', 'for Ana'), (110, 11, 'pen', 'for Ana'), (200, 20, 'ink', 'for Beto');
 SELECT erasure.register_table('buyer', 'keep.invoice_lines', 'retain', parent => 'keep.invoices',
                               reason => 'bookkeeping law: 5 years', retain_for => '5 years',
-                              retain_from => 'invoices.issued_on');
+                              retain_from => 'parent.issued_on');
 SELECT erasure.set_policy('keep.invoice_lines', 'gift_note', 'null');
 -- check() names each column of a table with a retention period that no policy decides on: the
 -- release would leave it as it is.
@@ -38,11 +38,11 @@ SELECT erasure.register_table('buyer', 'keep.invoices', 'retain', retain_for => 
 SELECT erasure.register_table('buyer', 'keep.invoices', 'mask', retain_for => '5 years', retain_from => 'issued_on');
 SELECT erasure.register_table('buyer', 'keep.invoices', 'retain', retain_for => '5 years', retain_from => 'total');
 SELECT retain_for, retain_from FROM erasure.tables WHERE tbl = 'keep.invoices'::regclass;
--- A parent's column is named with the parent's table name, and must be a date too.
+-- A parent's column is named parent.column, and must be a date too.
 SELECT erasure.register_table('buyer', 'keep.invoice_lines', 'retain', parent => 'keep.invoices',
-                              retain_for => '5 years', retain_from => 'orders.issued_on');
+                              retain_for => '5 years', retain_from => 'parent.issued');
 SELECT erasure.register_table('buyer', 'keep.invoice_lines', 'retain', parent => 'keep.invoices',
-                              retain_for => '5 years', retain_from => 'invoices.total');
+                              retain_for => '5 years', retain_from => 'parent.total');
 SELECT retain_from FROM erasure.tables WHERE tbl = 'keep.invoice_lines'::regclass;
 
 CREATE TEMP TABLE before AS SELECT id, xmin::text AS x, to_jsonb(i) AS r FROM keep.invoices i;
@@ -68,3 +68,8 @@ SELECT * FROM erasure.release_expired('buyer');
 SELECT id, billed_name FROM keep.invoices ORDER BY id;
 SELECT id, gift_note FROM keep.invoice_lines ORDER BY id;
 SELECT count(*) AS release_entries FROM erasure.ledger WHERE subject = 'buyer' AND status = 'released';
+-- Renaming the date column, or the parent table, keeps both retentions working.
+ALTER TABLE keep.invoices RENAME COLUMN issued_on TO issued_date;
+ALTER TABLE keep.invoices RENAME TO bills;
+SELECT tbl, retain_from FROM erasure.tables WHERE subject = 'buyer' ORDER BY tbl::text;
+SELECT * FROM erasure.release_expired('buyer');

@@ -48,7 +48,8 @@ SELECT erasure.register_table('watch_person', 'watch.notes');
 SELECT erasure.register_table('watch_person', 'watch.old_notes', via => '{person_id}', parent => 'watch.people');
 SELECT erasure.set_policy('watch.people', 'full_name', 'constant', '{"value": "Xxxx"}');
 SELECT erasure.set_policy('watch.people', 'phone', 'null');
-SELECT erasure.set_policy('watch.letters', 'body', 'null');
+SELECT erasure.set_policy('watch.letters', 'body', 'null'), erasure.set_policy('watch.letters', 'id', 'keep'),
+       erasure.set_policy('watch.letters', 'sent', 'keep');
 SELECT erasure.set_policy('watch.notes', 'id', 'keep');
 SELECT erasure.set_policy('watch.notes', 'body', 'null');
 SELECT erasure.set_policy('watch.old_notes', 'id', 'keep');
