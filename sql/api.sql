@@ -356,15 +356,46 @@ $function$;
 COMMENT ON FUNCTION erasure.process_requests(text) IS
     'Erases every open request that nothing blocks (mode auto by default); leaves the others open with their blockers and the date their holds end; records a failure on its request (attempts, last_sqlstate, last_error) and goes on; closes as not_found a request whose subject row is gone. Run it nightly, e.g. with pg_cron.';
 
+-- Batch rules: the owner registers named candidate queries; an operator runs them by name
+-- through erase_batches, with the owner's rights, and never supplies SQL (src/catalog/batch_rules.rs).
+CREATE FUNCTION erasure.register_batch_rule(
+    subject text,
+    name text,
+    query text,
+    parameter regtype DEFAULT NULL,
+    comment text DEFAULT NULL
+) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'register_batch_rule_wrapper';
+COMMENT ON FUNCTION erasure.register_batch_rule(text, text, text, regtype, text) IS
+    'Registers a named candidate query for erasure.erase_batches(): one SELECT returning one column of the subject key''s type, taking $1 of type parameter when one is declared; run with the rights of the subject''s owner.';
+
+CREATE FUNCTION erasure.drop_batch_rule(subject text, name text) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'drop_batch_rule_wrapper';
+COMMENT ON FUNCTION erasure.drop_batch_rule(text, text) IS
+    'Drops a batch rule of the subject; dropping one that is not registered does nothing.';
+
+CREATE FUNCTION erasure.batch_candidates(subject text, rule text, argument text DEFAULT NULL,
+                                         except_keys text[] DEFAULT '{}')
+RETURNS SETOF text
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'batch_candidates_wrapper';
+COMMENT ON FUNCTION erasure.batch_candidates(text, text, text, text[]) IS
+    'The keys the batch rule selects now (argument converted to the rule''s parameter type), in key order, without except_keys, each of which must be one of them; run with the rights of the subject''s owner. What erasure.erase_batches() erases.';
+
 -- Long runs. A procedure that COMMITs may not carry a SET clause, so this one pins search_path
 -- itself, again after every COMMIT (a transaction-local setting ends with the transaction).
--- It runs with the caller's rights: `candidates` is the caller's own query.
+-- It runs with the caller's rights; the rule's query runs with the subject owner's, inside
+-- erasure.batch_candidates().
 CREATE PROCEDURE erasure.erase_batches(
     subject text,
-    candidates text,
+    rule text,
+    argument text DEFAULT NULL,
     batch_size integer DEFAULT 1000,
     mode text DEFAULT 'auto',
-    dry_run boolean DEFAULT false
+    dry_run boolean DEFAULT false,
+    except_keys text[] DEFAULT '{}'
 )
 LANGUAGE plpgsql
 AS $procedure$
@@ -387,25 +418,21 @@ BEGIN
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     -- The candidates not erased yet, numbered in key order: a run interrupted part-way is
-    -- continued by running it again, since what it erased is in the ledger. The query runs
+    -- continued by running it again, since what it erased is in the ledger. The rule runs
     -- alone and the ledger is consulted afterwards: on a sharded (Citus) cluster a query over
     -- distributed tables cannot be joined to the local ledger.
     IF pg_catalog.to_regclass('pg_temp.erasure_candidates') IS NOT NULL THEN
         DROP TABLE pg_temp.erasure_candidates;
     END IF;
-    IF pg_catalog.to_regclass('pg_temp.erasure_candidate_keys') IS NOT NULL THEN
-        DROP TABLE pg_temp.erasure_candidate_keys;
-    END IF;
-    EXECUTE pg_catalog.format('CREATE TEMP TABLE erasure_candidate_keys AS SELECT c.key FROM (%s) AS c(key)', candidates);
     CREATE TEMP TABLE erasure_candidates AS
-    SELECT pg_catalog.row_number() OVER (ORDER BY c.key) AS n, CAST(c.key AS pg_catalog.text) AS key
-      FROM pg_temp.erasure_candidate_keys c
+    SELECT pg_catalog.row_number() OVER (ORDER BY c.n) AS n, c.key
+      FROM erasure.batch_candidates(subject, rule, argument, except_keys) WITH ORDINALITY AS c(key, n)
      WHERE NOT EXISTS (SELECT FROM erasure.ledger l
-                        WHERE l.subject = erase_batches.subject AND l.key = CAST(c.key AS pg_catalog.text));
-    DROP TABLE pg_temp.erasure_candidate_keys;
+                        WHERE l.subject = erase_batches.subject AND l.key = c.key);
     SELECT pg_catalog.count(*) INTO total FROM pg_temp.erasure_candidates;
     batches := (total + batch_size - 1) / batch_size;
-    RAISE NOTICE 'candidates: %, batches: % of at most %', total, batches, batch_size;
+    RAISE NOTICE 'candidates: % (% left out), batches: % of at most %',
+        total, pg_catalog.cardinality(except_keys), batches, batch_size;
     FOR batch IN 1 .. batches LOOP
         SELECT pg_catalog.array_agg(c.key ORDER BY c.n) INTO keys
           FROM pg_temp.erasure_candidates c
@@ -438,5 +465,5 @@ BEGIN
     END IF;
 END
 $procedure$;
-COMMENT ON PROCEDURE erasure.erase_batches(text, text, integer, text, boolean) IS
-    'Erases the subjects whose keys the candidates query returns, in batches committed one by one (CALL it outside a transaction block); a NOTICE per batch; run it again to continue after an interruption; at the end runs erasure.cleanup(). With dry_run, lists each candidate''s decision and changes nothing.';
+COMMENT ON PROCEDURE erasure.erase_batches(text, text, text, integer, text, boolean, text[]) IS
+    'Erases the subjects the registered batch rule selects (erasure.register_batch_rule; argument is its $1), but except_keys, in batches committed one by one (CALL it outside a transaction block); a NOTICE per batch; run it again to continue after an interruption; at the end runs erasure.cleanup(). With dry_run, lists each candidate''s decision and changes nothing.';

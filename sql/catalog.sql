@@ -174,3 +174,47 @@ SELECT q.id, q.subject, q.key, q.reference, q.received_at, q.due_at,
   LEFT JOIN erasure.ledger l ON l.request_id = q.ledger_request_id;
 COMMENT ON VIEW erasure.requests IS
     'Each erasure request with its status: pending, blocked (blockers, and held_until when they say until when), failing (the last run failed: last_sqlstate, last_error), overdue (past due_at, not done), not_found (the subject''s row was gone: closed) or done.';
+
+-- Registered batch rules: the candidate queries of erasure.erase_batches(). The subject's owner
+-- registers them (erasure.register_batch_rule); an operator runs them by name, with the owner's
+-- rights, and never supplies SQL of its own. query is one SELECT returning one column of the
+-- subject key's type; it takes $1, of type parameter, when parameter is not NULL.
+CREATE TABLE erasure.batch_rules (
+    subject   text NOT NULL REFERENCES erasure.subjects ON DELETE CASCADE,
+    name      text NOT NULL CHECK (name <> ''),
+    query     text NOT NULL,
+    parameter regtype,
+    comment   text,
+    PRIMARY KEY (subject, name)
+);
+COMMENT ON TABLE erasure.batch_rules IS
+    'Named candidate queries for erasure.erase_batches(), registered by the subject''s owner and run with its rights: one SELECT returning subject keys, taking $1 of type parameter when it is not NULL.';
+COMMENT ON COLUMN erasure.batch_rules.parameter IS
+    'The type of the rule''s $1 (e.g. interval), to which the operator''s argument is converted; NULL when the rule takes no parameter.';
+
+SELECT pg_catalog.pg_extension_config_dump('erasure.batch_rules', '');
+
+-- Findings reviewed and accepted by the subject's owner (erasure.acknowledge): a trigger that
+-- copies nothing, a table that only points at the subject's rows without being its data, a
+-- column that keeps an identifying value by law. fingerprint is erasure.fingerprint() of the
+-- object when it was acknowledged: once the object changes, the two differ and the finding is
+-- reported again.
+CREATE TABLE erasure.acknowledgements (
+    subject         text NOT NULL REFERENCES erasure.subjects ON DELETE CASCADE,
+    finding         text NOT NULL CHECK (finding IN ('trigger', 'reference', 'residual')),
+    tbl             regclass NOT NULL,
+    object          name NOT NULL,
+    fingerprint     text NOT NULL,
+    reason          text NOT NULL CHECK (reason <> ''),
+    acknowledged_by name NOT NULL,
+    acknowledged_at timestamptz NOT NULL,
+    PRIMARY KEY (subject, finding, tbl, object)
+);
+COMMENT ON TABLE erasure.acknowledgements IS
+    'Findings of erasure.check() and kinds of residual of the residual scan that the subject''s owner reviewed and accepted, with who, when and why; an acknowledgement lapses when its object changes (fingerprint).';
+COMMENT ON COLUMN erasure.acknowledgements.object IS
+    'What was reviewed, on tbl: the trigger (finding trigger), the foreign key (finding reference) or the column (finding residual).';
+COMMENT ON COLUMN erasure.acknowledgements.fingerprint IS
+    'erasure.fingerprint(finding, tbl, object) when acknowledged: the trigger''s definition and function source, the foreign key''s definition, the column''s type.';
+
+SELECT pg_catalog.pg_extension_config_dump('erasure.acknowledgements', '');

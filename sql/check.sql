@@ -184,13 +184,15 @@ BEGIN
 
     -- Tables that reference a registered table through a foreign key but are not registered.
     RETURN QUERY
-    SELECT DISTINCT 'error', c.conrelid::regclass, NULL::name,
+    SELECT DISTINCT CASE WHEN ack.note IS NULL THEN 'error' ELSE 'acknowledged' END, c.conrelid::regclass, NULL::name,
            format('not registered, but references %s (foreign key %s): rows reachable from the subject that no rule covers',
                   c.confrelid::regclass, c.conname),
-           format('SELECT erasure.register_table(%L, %L, ''mask'', parent => %L);', r.subject, c.conrelid::regclass::text,
-                  c.confrelid::regclass::text)
+           coalesce(ack.note, format('SELECT erasure.register_table(%L, %L, ''mask'', parent => %L);', r.subject, c.conrelid::regclass::text,
+                  c.confrelid::regclass::text))
       FROM erasure.registered_tables($1) r
       JOIN pg_constraint c ON c.contype = 'f' AND c.confrelid = r.tbl AND c.conparentid = 0
+     -- declared not the subject's data (staff, store pointing at a shared address): acknowledged
+     CROSS JOIN LATERAL (SELECT erasure.acknowledged(r.subject, 'reference', c.conrelid::regclass, c.conname) AS note) ack
      WHERE NOT EXISTS (SELECT FROM erasure.registered_tables($1) o WHERE o.subject = r.subject AND o.tbl = c.conrelid)
        -- a partition is erased with its registered parent, whatever foreign keys it has itself
        AND NOT EXISTS (SELECT FROM pg_partition_ancestors(c.conrelid) a
@@ -358,13 +360,16 @@ BEGIN
 
     -- Triggers may copy old values elsewhere (an audit table); rules and views expose columns.
     RETURN QUERY
-    SELECT DISTINCT 'warning', r.tbl, NULL::name, format('trigger %s may copy the values the erasure changes into another table', tg.tgname),
-           'Check what the trigger writes and register that table too (delete or mask, via its column holding the subject''s key): what it copies during an erasure is then erased with the rest. It runs with the rights of the subject''s owner.'
+    SELECT DISTINCT CASE WHEN ack.note IS NULL THEN 'warning' ELSE 'acknowledged' END, r.tbl, NULL::name,
+           format('trigger %s may copy the values the erasure changes into another table', tg.tgname),
+           coalesce(ack.note, format('Check what the trigger writes and register that table too (delete or mask, via its column holding the subject''s key): what it copies during an erasure is then erased with the rest. It runs with the rights of the subject''s owner. If it copies nothing: SELECT erasure.acknowledge(%L, ''trigger'', %L, %L, reason => ''...'');',
+                                     r.subject, tg.tgrelid::regclass::text, tg.tgname))
       FROM erasure.registered_tables($1) r
       -- the table's own triggers, and those a partition has besides its parent's clones
       JOIN pg_trigger tg ON (tg.tgrelid = r.tbl OR tg.tgrelid IN (SELECT l.leaf FROM erasure.leaves(r.tbl) l)
                                                    AND tg.tgparentid = 0)
                             AND NOT tg.tgisinternal
+     CROSS JOIN LATERAL (SELECT erasure.acknowledged(r.subject, 'trigger', tg.tgrelid::regclass, tg.tgname) AS note) ack
      WHERE r.action IN ('mask', 'delete');
     RETURN QUERY
     SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'warning' ELSE 'info' END, r.tbl, NULL::name,
@@ -490,7 +495,7 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION erasure.check(text) IS
-    'Finds what the erasure catalog does not cover or covers wrongly: columns without policy, unregistered tables referencing registered ones, policies the schema no longer allows, personal-looking kept columns, unindexed via columns, triggers, views, retained tables without reason. Each row has a hint with the SQL to fix it.';
+    'Finds what the erasure catalog does not cover or covers wrongly: columns without policy, unregistered tables referencing registered ones, policies the schema no longer allows, personal-looking kept columns, unindexed via columns, triggers, views, retained tables without reason. Each row has a hint with the SQL to fix it; a finding the subject''s owner acknowledged (erasure.acknowledge) has severity acknowledged and says by whom, when and why.';
 
 CREATE FUNCTION erasure.suggest_policies(subject text)
 RETURNS TABLE(statement text)
@@ -499,7 +504,7 @@ AS $$
   SELECT statement FROM (
     -- Unregistered tables first: their columns then show up in the next check().
     SELECT 1 AS step, c.tbl::text AS tbl, NULL::name AS col, c.hint AS statement
-      FROM erasure.check(subject) c WHERE c.problem LIKE 'not registered%'
+      FROM erasure.check(subject) c WHERE c.problem LIKE 'not registered%' AND c.severity <> 'acknowledged'
     UNION ALL
     SELECT 2, c.tbl::text, c.col, erasure.suggested_policy(c.tbl, c.col)
       FROM erasure.check(subject) c
@@ -513,14 +518,14 @@ COMMENT ON FUNCTION erasure.suggest_policies(text) IS
 -- The residual scan (written in Rust: it runs the plan's statements). Its column col is text:
 -- the column name as the scan found it.
 CREATE FUNCTION erasure.residual_scan(id anyelement, subject text DEFAULT 'customer')
-RETURNS TABLE(tbl regclass, col text, row_key text, matched text)
+RETURNS TABLE(tbl regclass, col text, row_key text, matched text, acknowledged boolean)
 LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'residual_scan_wrapper';
 COMMENT ON FUNCTION erasure.residual_scan(anyelement, text) IS
-    'Where the subject''s identifying values (its masked text columns: name, e-mail, phone, CPF...) appear, case-insensitively, in text or jsonb the erasure leaves as it is (kept or unreviewed columns, retained tables) among the subject''s rows: table, column, row key, and which identifier matched, never the value.';
+    'Where the subject''s identifying values (its masked text columns: name, e-mail, phone, CPF...) appear, case-insensitively, in text or jsonb the erasure leaves as it is (kept or unreviewed columns, retained tables) among the subject''s rows: table, column, row key, and which identifier matched, never the value; acknowledged when the subject''s owner accepted values in that column (erasure.acknowledge).';
 
 CREATE FUNCTION erasure.residual_scan(id text, subject text DEFAULT 'customer')
-RETURNS TABLE(tbl regclass, col text, row_key text, matched text)
+RETURNS TABLE(tbl regclass, col text, row_key text, matched text, acknowledged boolean)
 LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'residual_scan_wrapper';
 COMMENT ON FUNCTION erasure.residual_scan(text, text) IS
@@ -699,6 +704,7 @@ BEGIN
     LOOP
         IF dropped.object_type = 'table' THEN
             DELETE FROM erasure.column_policies p WHERE p.tbl = dropped.objid;
+            DELETE FROM erasure.acknowledgements a WHERE a.tbl = dropped.objid;
             DELETE FROM erasure.tables t WHERE t.tbl = dropped.objid;
             GET DIAGNOSTICS removed = ROW_COUNT;
             DELETE FROM erasure.subjects s WHERE s.tbl = dropped.objid;
@@ -725,3 +731,45 @@ CREATE EVENT TRIGGER erasure_watch_ddl ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION erasure.watch_ddl();
 CREATE EVENT TRIGGER erasure_watch_drops ON sql_drop
     WHEN TAG IN ('DROP TABLE', 'ALTER TABLE', 'DROP SCHEMA') EXECUTE FUNCTION erasure.watch_drops();
+
+-- Acknowledged findings (src/catalog/acknowledge.rs writes them). An acknowledgement holds while
+-- its object is as it was when acknowledged: the fingerprint is the one rule for "as it was".
+CREATE FUNCTION erasure.fingerprint(finding text, tbl regclass, object name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT md5(CASE finding
+        WHEN 'trigger' THEN (SELECT pg_get_triggerdef(t.oid) || ' ' || p.prosrc
+                               FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                              WHERE t.tgrelid = tbl AND t.tgname = object AND NOT t.tgisinternal)
+        WHEN 'reference' THEN (SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+                                WHERE c.conrelid = tbl AND c.conname = object AND c.contype = 'f')
+        WHEN 'residual' THEN (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                               WHERE a.attrelid = tbl AND a.attname = object AND NOT a.attisdropped)
+    END)
+$$;
+COMMENT ON FUNCTION erasure.fingerprint(text, regclass, name) IS
+    'What an acknowledgement of the finding about object on tbl depends on, as an md5: the trigger''s definition and its function''s source (trigger), the foreign key''s definition (reference), the column''s type (residual); NULL when the object does not exist.';
+
+CREATE FUNCTION erasure.acknowledged(subject text, finding text, tbl regclass, object name) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('acknowledged by %s on %s: %s', a.acknowledged_by, to_char(a.acknowledged_at, 'YYYY-MM-DD'), a.reason)
+      FROM erasure.acknowledgements a
+     WHERE a.subject = $1 AND a.finding = $2 AND a.tbl = $3 AND a.object = $4
+       AND a.fingerprint = erasure.fingerprint(a.finding, a.tbl, a.object)
+$$;
+COMMENT ON FUNCTION erasure.acknowledged(text, text, regclass, name) IS
+    'Who acknowledged the finding, when and why, while its object is unchanged since (erasure.fingerprint); NULL when it is not acknowledged or the acknowledgement lapsed. For erasure.check() and the residual scan.';
+
+CREATE FUNCTION erasure.acknowledge(subject text, finding text, tbl regclass, object name, reason text)
+RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'acknowledge_wrapper';
+COMMENT ON FUNCTION erasure.acknowledge(text, text, regclass, name, text) IS
+    'Marks a finding as reviewed, with who, when and why: a trigger that copies nothing (finding trigger, object the trigger), a table that only points at the subject''s rows (reference, its foreign key), a column keeping identifying values by law (residual, the column). check() and the preview then show it as acknowledged, until the object changes.';
+
+CREATE FUNCTION erasure.unacknowledge(subject text, finding text, tbl regclass, object name) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'unacknowledge_wrapper';
+COMMENT ON FUNCTION erasure.unacknowledge(text, text, regclass, name) IS
+    'Takes an acknowledgement back: the finding is reported again. Taking back one that does not exist does nothing.';

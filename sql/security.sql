@@ -38,7 +38,8 @@ GRANT USAGE ON SCHEMA erasure TO PUBLIC;
 
 -- The catalog, the ledger and the requests hold no personal data: both roles may read them.
 -- The hmac key is readable by the extension's owner only (no GRANT on erasure.hmac_key).
-GRANT SELECT ON erasure.subjects, erasure.tables, erasure.column_policies, erasure.blockers,
+GRANT SELECT ON erasure.subjects, erasure.tables, erasure.column_policies, erasure.blockers, erasure.batch_rules,
+                erasure.acknowledgements,
                 erasure.ledger, erasure.request_queue, erasure.requests
    TO erasure_operator;
 
@@ -55,7 +56,8 @@ GRANT EXECUTE ON FUNCTION
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
     erasure.process_requests(text), erasure.cleanup(text)
    TO erasure_operator;
-GRANT EXECUTE ON PROCEDURE erasure.erase_batches(text, text, integer, text, boolean) TO erasure_operator;
+GRANT EXECUTE ON FUNCTION erasure.batch_candidates(text, text, text, text[]) TO erasure_operator;
+GRANT EXECUTE ON PROCEDURE erasure.erase_batches(text, text, text, integer, text, boolean, text[]) TO erasure_operator;
 
 GRANT EXECUTE ON FUNCTION
     erasure.register_subject(text, regclass, name, name[], boolean),
@@ -63,6 +65,9 @@ GRANT EXECUTE ON FUNCTION
     erasure.set_policy(regclass, name, text, jsonb), erasure.drop_policy(regclass, name),
     erasure.drop_table(text, regclass, boolean), erasure.drop_blocker(text, text), erasure.drop_subject(text, boolean),
     erasure.register_blocker(text, text, text, text), erasure.replay(jsonb),
+    erasure.register_batch_rule(text, text, text, regtype, text), erasure.drop_batch_rule(text, text),
+    erasure.acknowledge(text, text, regclass, name, text), erasure.unacknowledge(text, text, regclass, name),
+    erasure.fingerprint(text, regclass, name), erasure.acknowledged(text, text, regclass, name),
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
     erasure.personal_name_pattern(), erasure.name_looks_personal(regclass, name), erasure.suggested_policy(regclass, name),
     erasure.missing_privilege(oid, regclass, text), erasure.is_masked(text, regclass, text), erasure.leaves(regclass),

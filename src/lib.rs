@@ -234,11 +234,17 @@ fn residual_scan(
     subject: Option<&str>,
 ) -> TableIterator<
     'static,
-    (name!(tbl, pg_sys::Oid), name!(col, String), name!(row_key, Option<String>), name!(matched, String)),
+    (
+        name!(tbl, pg_sys::Oid),
+        name!(col, String),
+        name!(row_key, Option<String>),
+        name!(matched, String),
+        name!(acknowledged, bool),
+    ),
 > {
     let (subject, id) = (require(subject, "subject"), id_text(id));
     let residuals = execute::residual::residual_scan(subject, &id);
-    TableIterator::new(residuals.into_iter().map(|r| (r.tbl, r.col, r.row_key, r.matched)))
+    TableIterator::new(residuals.into_iter().map(|r| (r.tbl, r.col, r.row_key, r.matched, r.acknowledged)))
 }
 
 #[pg_extern(sql = false)]
@@ -282,6 +288,69 @@ fn values_look_personal(tbl: Option<pg_sys::Oid>, col: Option<&CStr>) -> Option<
 fn renamed_column(command: pgrx::Internal) -> Option<String> {
     // SAFETY: sql/check.sql declares the argument as pg_ddl_command, a CollectedCommand pointer.
     unsafe { command.get::<pg_sys::CollectedCommand>() }.and_then(catalog::renames::renamed_column)
+}
+
+#[pg_extern(sql = false)]
+fn register_batch_rule(
+    subject: Option<&str>,
+    name: Option<&str>,
+    query: Option<&str>,
+    parameter: Option<pg_sys::Oid>,
+    comment: Option<&str>,
+) {
+    catalog::batch_rules::register_batch_rule(
+        require(subject, "subject"),
+        require(name, "name"),
+        require(query, "query"),
+        parameter,
+        comment.map(str::to_string),
+    )
+}
+
+#[pg_extern(sql = false)]
+fn drop_batch_rule(subject: Option<&str>, name: Option<&str>) {
+    catalog::batch_rules::drop_batch_rule(require(subject, "subject"), require(name, "name"))
+}
+
+#[pg_extern(sql = false)]
+fn batch_candidates(
+    subject: Option<&str>,
+    rule: Option<&str>,
+    argument: Option<&str>,
+    except_keys: Option<Array<'_, &str>>,
+) -> SetOfIterator<'static, String> {
+    let except_keys: Vec<String> =
+        require(except_keys, "except_keys").iter().map(|k| require(k, "elements of except_keys").to_string()).collect();
+    let keys =
+        catalog::batch_rules::candidates(require(subject, "subject"), require(rule, "rule"), argument, &except_keys);
+    SetOfIterator::new(keys)
+}
+
+#[pg_extern(sql = false)]
+fn acknowledge(
+    subject: Option<&str>,
+    finding: Option<&str>,
+    tbl: Option<pg_sys::Oid>,
+    object: Option<&CStr>,
+    reason: Option<&str>,
+) {
+    catalog::acknowledge::acknowledge(
+        require(subject, "subject"),
+        require(finding, "finding"),
+        require(tbl, "tbl"),
+        &name_text(require(object, "object")),
+        require(reason, "reason"),
+    )
+}
+
+#[pg_extern(sql = false)]
+fn unacknowledge(subject: Option<&str>, finding: Option<&str>, tbl: Option<pg_sys::Oid>, object: Option<&CStr>) {
+    catalog::acknowledge::unacknowledge(
+        require(subject, "subject"),
+        require(finding, "finding"),
+        require(tbl, "tbl"),
+        &name_text(require(object, "object")),
+    )
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -1512,7 +1512,8 @@ fn retained_tables_stay_unchanged_whatever_runs_during_an_erasure() {
 
 /// A stranger given CREATE on public plants operators and a function there that shadow
 /// pg_catalog's for the operator, who puts public first on its search_path. erase_batches pins
-/// search_path before evaluating anything, the candidates query included: the traps never run
+/// search_path before evaluating anything, and its rule runs as the owner with search_path
+/// pinned too: the traps never run
 /// (they log every call), the batches erase what they should, and the operator's search_path
 /// is as it was. The stranger, listening on channel erasure, hears what was erased (noted).
 #[test]
@@ -1558,13 +1559,18 @@ fn erase_batches_ignores_traps_planted_in_public() {
     // The traps are live for the operator's own statements.
     ok(&mut support, "SELECT 1 < 2, 'a' = 'b', count(*) FROM generate_series(1, 2)");
     assert_eq!(ok(&mut su, "SELECT count(*)::text FROM public.trap_log")[0][0], s("3"), "the traps are not live");
+    lab.owner_a()
+        .batch_execute(
+            "SELECT erasure.register_batch_rule('a_customer', 'below',
+               'SELECT k::bigint FROM generate_series(1, 3) AS k WHERE k < $1', parameter => 'integer')",
+        )
+        .unwrap_or_else(|e| panic!("the owner's batch rule: {}", describe(&e)));
     su.batch_execute("TRUNCATE public.trap_log").unwrap();
     let expected = settings(&mut support);
     let before = lab.world(&mut su);
 
-    let candidates = literal("SELECT k FROM generate_series(1, 3) AS k WHERE k < 3");
     support
-        .batch_execute(&format!("CALL erasure.erase_batches('a_customer', {candidates}, 1, dry_run => true)"))
+        .batch_execute("CALL erasure.erase_batches('a_customer', 'below', '3', 1, dry_run => true)")
         .unwrap_or_else(|e| panic!("dry run: {}", describe(&e)));
     let logged = ok(&mut su, "SELECT op, run_as::text FROM public.trap_log");
     assert!(logged.is_empty(), "ATTACK GOT THROUGH: the traps in public ran in the dry run: {logged:?}");
@@ -1572,7 +1578,7 @@ fn erase_batches_ignores_traps_planted_in_public() {
     assert_eq!(settings(&mut support), expected, "erase_batches changed the operator's settings");
 
     support
-        .batch_execute(&format!("CALL erasure.erase_batches('a_customer', {candidates}, 1)"))
+        .batch_execute("CALL erasure.erase_batches('a_customer', 'below', '3', 1)")
         .unwrap_or_else(|e| panic!("erase_batches: {}", describe(&e)));
     let logged = ok(&mut su, "SELECT op, run_as::text FROM public.trap_log");
     assert!(logged.is_empty(), "ATTACK GOT THROUGH: the traps in public ran: {logged:?}");

@@ -58,14 +58,14 @@ fn setup() -> String {
          END
          $$;
          CREATE TRIGGER crash_gate AFTER UPDATE ON shop.orders FOR EACH ROW
-             WHEN (NEW.customer_id >= {second_batch}) EXECUTE FUNCTION public.crash_gate();"
+             WHEN (NEW.customer_id >= {second_batch}) EXECUTE FUNCTION public.crash_gate();
+         SELECT erasure.register_batch_rule('customer', 'from',
+             'SELECT id FROM shop.customers WHERE id >= $1', parameter => 'bigint');"
     )
 }
 
 fn erase_batches() -> String {
-    format!(
-        "CALL erasure.erase_batches('customer', 'SELECT id FROM shop.customers WHERE id >= {FIRST}', {BATCH}, 'anonymize')"
-    )
+    format!("CALL erasure.erase_batches('customer', 'from', '{FIRST}', {BATCH}, 'anonymize')")
 }
 
 /// The server of the tests, driven with pg_ctl as the postgres OS user (PostgreSQL refuses

@@ -275,10 +275,12 @@ fn erase_batches_interrupted_then_rerun_erases_each_candidate_once() {
             "INSERT INTO shop.customers SELECT g, 'Name ' || g, 'n' || g || '@example.com'
                FROM generate_series(100, 399) g;
              SELECT erasure.register_blocker('customer', 'slow',
-               $$SELECT FROM pg_catalog.pg_sleep(0.005) WHERE $1 IS NULL$$);",
+               $$SELECT FROM pg_catalog.pg_sleep(0.005) WHERE $1 IS NULL$$);
+             SELECT erasure.register_batch_rule('customer', 'from',
+               'SELECT id FROM shop.customers WHERE id >= $1', parameter => 'bigint');",
         )
         .unwrap();
-    const RUN: &str = "CALL erasure.erase_batches('customer', 'SELECT id FROM shop.customers WHERE id >= 100', 50)";
+    const RUN: &str = "CALL erasure.erase_batches('customer', 'from', '100', 50)";
     let erased = |client: &mut postgres::Client| -> (i64, i64) {
         let row = client
             .query_one(

@@ -7,9 +7,13 @@
 //! - `sql_check`: proof that catalog SQL (filters, expressions, blocker queries) is one
 //!   expression or one SELECT, so embedding it cannot change a generated statement's shape.
 //! - `register`: the registration functions of the SQL API; `unregister`: taking them back.
+//! - `acknowledge`: findings of `erasure.check()` and residuals the subject's owner accepted.
+//! - `batch_rules`: the registered candidate queries of `erasure.erase_batches()`.
 //! - `sample`: the value sampling of `erasure.check()`, as the table's owner.
 //! - `renames`: the old name of a renamed column, read by the DDL watch.
 
+pub mod acknowledge;
+pub mod batch_rules;
 pub mod entries;
 pub mod register;
 pub mod renames;

@@ -68,14 +68,25 @@ pub fn is_single_select(sql: &str) -> bool {
 /// The highest `$n` a single SELECT refers to (0 when it takes no parameter), found by
 /// PostgreSQL's parse analysis, which also checks that its tables and columns exist.
 pub fn parameter_count(sql: &str) -> i32 {
+    parameter_count_with(sql, &[])
+}
+
+/// Like `parameter_count`, with the first parameters' types declared (`$1` an interval), as
+/// the statement will be prepared: `now() - $1` then analyses as the query will run.
+pub fn parameter_count_with(sql: &str, declared: &[pg_sys::Oid]) -> i32 {
     let text = CString::new(sql).unwrap_or_else(|_| {
         ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "query must not contain a NUL byte").raise()
     });
     unsafe {
         let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
         let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
+        // parse analysis may enlarge the array (repalloc): it must be palloc'd.
         let mut types: *mut pg_sys::Oid = std::ptr::null_mut();
-        let mut count: i32 = 0;
+        if !declared.is_empty() {
+            types = pg_sys::palloc(std::mem::size_of_val(declared)) as *mut pg_sys::Oid;
+            std::ptr::copy_nonoverlapping(declared.as_ptr(), types, declared.len());
+        }
+        let mut count = declared.len() as i32;
         pg_sys::parse_analyze_varparams(raw, text.as_ptr(), &mut types, &mut count, std::ptr::null_mut());
         count
     }
@@ -161,6 +172,16 @@ mod tests {
         assert!(!is_single_select("WITH d AS (DELETE FROM pg_class RETURNING oid) SELECT * FROM d"));
         assert_eq!(parameter_count("SELECT 1 WHERE $1::int = 1"), 1);
         assert_eq!(parameter_count("SELECT 1"), 0);
+    }
+
+    #[pg_test]
+    fn counts_parameters_with_declared_types() {
+        // Untyped, `now() - $1` would be a timestamptz minus a timestamptz: an interval compared
+        // with a timestamptz fails. Declared an interval, $1 analyses as the rule will run.
+        let sql = "SELECT 1 WHERE pg_catalog.now() - interval '1 day' < pg_catalog.now() - $1";
+        assert_eq!(parameter_count_with(sql, &[pg_sys::INTERVALOID]), 1);
+        assert_eq!(parameter_count_with("SELECT 1 WHERE $2 = 1", &[pg_sys::INTERVALOID]), 2);
+        assert_eq!(parameter_count_with("SELECT 1", &[pg_sys::INTERVALOID]), 1);
     }
 
     #[pg_test]

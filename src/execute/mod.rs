@@ -225,9 +225,11 @@ pub fn preview(subject: &str, id: &str) -> pgrx::JsonB {
             let items = blockers::find(client, plan, &key);
             let rows = counts(client, plan.census_width(), &plan.census, &[key.argument()]);
             let decision = items.is_empty().then(|| auto_decision(plan, &rows));
-            let residual_hits = residual::scan(client, plan, &key).len();
+            let residuals = residual::scan(client, plan, &key);
+            let acknowledged = residuals.iter().filter(|r| r.acknowledged).count();
             let mut preview = report::preview(plan, &key, summary, decision, &items, &rows);
-            preview.0["residual_hits"] = residual_hits.into();
+            preview.0["residual_hits"] = (residuals.len() - acknowledged).into();
+            preview.0["residual_acknowledged"] = acknowledged.into();
             preview
         })
     })

@@ -20,6 +20,9 @@ pub struct Residual {
     pub col: String,
     pub row_key: Option<String>,
     pub matched: String,
+    /// The subject's owner accepted identifying values in this column (`erasure.acknowledge`
+    /// with finding `residual`: an invoice's billing address, kept by law).
+    pub acknowledged: bool,
 }
 
 /// Where the subject's identifying values (name, e-mail, phone, CPF: its masked text columns)
@@ -53,12 +56,39 @@ pub fn scan(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Vec<Residual> {
     for target in &plan.scans {
         let arguments = [key.argument(), pgrx::JsonB(identifying.clone()).into()];
         let rows = spi(client.select(&target.statement, None, &arguments));
-        residuals.extend(rows.map(|row| Residual {
-            tbl: target.tbl,
-            row_key: spi(row.get(1)),
-            col: spi(row.get(2)).unwrap_or_default(),
-            matched: spi(row.get(3)).unwrap_or_default(),
-        }));
+        let mut found: Vec<Residual> = rows
+            .map(|row| Residual {
+                tbl: target.tbl,
+                row_key: spi(row.get(1)),
+                col: spi(row.get(2)).unwrap_or_default(),
+                matched: spi(row.get(3)).unwrap_or_default(),
+                acknowledged: false,
+            })
+            .collect();
+        let mut columns: Vec<String> = found.iter().map(|r| r.col.clone()).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        for col in columns {
+            if acknowledged(client, plan, target.tbl, &col) {
+                found.iter_mut().filter(|r| r.col == col).for_each(|r| r.acknowledged = true);
+            }
+        }
+        residuals.extend(found);
     }
     residuals
+}
+
+/// Whether the subject's owner acknowledged identifying values in `col` of `tbl`, and the column
+/// is as it was then (`erasure.acknowledged()`, read as the extension's owner: its catalog).
+fn acknowledged(client: &SpiClient<'_>, plan: &Plan, tbl: pg_sys::Oid, col: &str) -> bool {
+    crate::security::as_extension_owner(crate::security::extension_owner(client), || {
+        spi(client
+            .select(
+                "SELECT erasure.acknowledged($1, 'residual', $2, $3::pg_catalog.name) IS NOT NULL",
+                None,
+                &[plan.subject.as_str().into(), tbl.into(), col.into()],
+            )
+            .and_then(|rows| rows.first().get_one::<bool>()))
+        .unwrap_or(false)
+    })
 }

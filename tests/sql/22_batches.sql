@@ -1,7 +1,7 @@
 -- erase_batches: seed 002's bulk clean-up. Candidates are the customers with no appointment
--- in the last year and none in the future; a dry run lists them with their decisions and
--- changes nothing; the real run commits batch by batch and reports progress; a second run
--- finds nothing left to do.
+-- in the last year and none in the future, selected by the owner's registered rule; a dry run
+-- lists them with their decisions and changes nothing; the real run commits batch by batch and
+-- reports progress; a second run finds nothing left to do.
 SET client_min_messages = warning;  -- whether another suite created it first does not matter
 CREATE EXTENSION IF NOT EXISTS pg_erasure;
 RESET client_min_messages;
@@ -26,32 +26,31 @@ SELECT erasure.set_policy('agenda.appointments', 'note', 'null');
 SELECT erasure.set_policy('agenda.appointments', 'at', 'keep');
 SELECT erasure.set_policy('agenda.appointments', 'id', 'keep');
 
--- The review step: candidates and what would happen to each; nothing changes.
-CALL erasure.erase_batches('agenda_client', $$
+-- The nightly rule, registered by the owner: clients with no appointment since $1 ago.
+SELECT erasure.register_batch_rule('agenda_client', 'inactive', $$
   SELECT c.id FROM agenda.clients c
    WHERE NOT EXISTS (SELECT FROM agenda.appointments a
-                      WHERE a.client_id = c.id AND a.at > now() - interval '1 year')$$,
-  batch_size => 4, dry_run => true);
+                      WHERE a.client_id = c.id AND a.at > now() - $1)$$,
+  parameter => 'interval', comment => 'no appointment in the period given');
+
+-- The review step: candidates and what would happen to each; nothing changes.
+CALL erasure.erase_batches('agenda_client', 'inactive', '1 year', batch_size => 4, dry_run => true);
 SELECT count(*) AS ledger_rows FROM erasure.ledger WHERE subject = 'agenda_client';
 
 -- The run: 9 candidates (1-7 anonymized, keeping their past appointments; 11-12 deleted, having
 -- nothing to keep) in batches of 4.
-CALL erasure.erase_batches('agenda_client', $$
-  SELECT c.id FROM agenda.clients c
-   WHERE NOT EXISTS (SELECT FROM agenda.appointments a
-                      WHERE a.client_id = c.id AND a.at > now() - interval '1 year')$$,
-  batch_size => 4);
+CALL erasure.erase_batches('agenda_client', 'inactive', '1 year', batch_size => 4);
 SELECT id, name, phone FROM agenda.clients ORDER BY id;
 SELECT client_id, note FROM agenda.appointments ORDER BY id;
 SELECT string_agg(client_id::text, ',' ORDER BY client_id) AS reminders_left FROM agenda.reminders;
 SELECT status, count(*) FROM erasure.ledger WHERE subject = 'agenda_client' GROUP BY status ORDER BY status;
 
 -- Running it again continues where it stopped: here nothing is left.
-CALL erasure.erase_batches('agenda_client', 'SELECT id FROM agenda.clients WHERE id <= 7 OR id >= 11');
+CALL erasure.erase_batches('agenda_client', 'inactive', '1 year');
 
 -- Bad input changes nothing.
-CALL erasure.erase_batches('agenda_client', 'SELECT id FROM agenda.clients', batch_size => 0);
+CALL erasure.erase_batches('agenda_client', 'inactive', '1 year', batch_size => 0);
 BEGIN;
-CALL erasure.erase_batches('agenda_client', 'SELECT 8', batch_size => 1);
+CALL erasure.erase_batches('agenda_client', 'inactive', '1 day', batch_size => 1);
 ROLLBACK;
 SELECT name FROM agenda.clients WHERE id = 8;

@@ -174,7 +174,7 @@ SELECT b.tbl FROM before b FULL JOIN pg_temp.snapshot() a USING (tbl) WHERE a.ha
 \set VERBOSITY default
 SET ROLE sec_operator;
 SELECT erasure.set_policy('sec.customers', 'note', 'keep');
--- erase_batches runs its candidates query with the caller's rights.
+-- erase_batches runs only rules the subject's owner registered: SQL in the rule's place is no rule.
 CALL erasure.erase_batches('cust''"; --', 'SELECT id FROM sec.payroll');
 RESET ROLE;
 SET ROLE sec_other_admin;

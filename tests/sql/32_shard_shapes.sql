@@ -89,9 +89,11 @@ SELECT query ~ 'WHERE "pg_erasure subject"\.id OPERATOR\(pg_catalog\.=\) ANY \(\
 SELECT (SELECT count(*) FROM shapes.customers WHERE id IN (4, 5, 6)) AS customers_left,
        (SELECT count(*) FROM shapes.items WHERE customer_id IN (4, 5, 6)) AS items_left;
 
--- An erasure_batches run whose candidates come from the shop's tables is one query, then the
--- ledger: on Citus a distributed query cannot be joined to the local ledger.
-CALL erasure.erase_batches('shape_customer', 'SELECT id FROM shapes.customers WHERE id > 6', 10, 'anonymize');
+-- An erasure_batches run whose candidates come from the shop's tables (a registered rule) is one
+-- query, then the ledger: on Citus a distributed query cannot be joined to the local ledger.
+SELECT erasure.register_batch_rule('shape_customer', 'later', 'SELECT id FROM shapes.customers WHERE id > $1',
+                                   parameter => 'bigint');
+CALL erasure.erase_batches('shape_customer', 'later', '6', 10, 'anonymize');
 SELECT id, full_name FROM shapes.customers ORDER BY id;
 
 -- Retention released on a shard: the row's retention start is compared with now() minus the

@@ -104,8 +104,8 @@ INSERT INTO bad_inputs (input, sql, sqlstate, fragment) VALUES
   ('NULL array', $$SELECT erasure.anonymize_many('bad_customer', NULL::integer[])$$, '22004', 'ids must not be NULL'),
   ('NULL element', $$SELECT erasure.anonymize_many('bad_customer', ARRAY[1, NULL])$$, '22004', 'elements of ids must not be NULL'),
   ('array of the wrong type', $$SELECT erasure.anonymize_many('bad_customer', ARRAY['x', 'y'])$$, '22P02', 'invalid bad_customer key "x"'),
-  ('erase_batches inside a transaction', $$CALL erasure.erase_batches('bad_customer', 'SELECT 1')$$, '2D000', 'invalid transaction termination'),
-  ('erase_batches with batch size 0', $$CALL erasure.erase_batches('bad_customer', 'SELECT 1', 0)$$, '22023', 'batch_size must be at least 1'),
+  ('erase_batches inside a transaction', $$CALL erasure.erase_batches('bad_customer', 'nightly')$$, '2D000', 'invalid transaction termination'),
+  ('erase_batches with batch size 0', $$CALL erasure.erase_batches('bad_customer', 'nightly', batch_size => 0)$$, '22023', 'batch_size must be at least 1'),
   -- Registration: tables.
   ('register a view', $$SELECT erasure.register_table('bad_customer', 'bad.customer_view')$$, '42809', 'is not a table'),
   ('register a table that does not exist', $$SELECT erasure.register_table('bad_customer', 'bad.nope')$$, '42P01', 'does not exist'),
