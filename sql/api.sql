@@ -463,6 +463,9 @@ BEGIN
         PERFORM erasure.cleanup(subject);
         RAISE NOTICE 'statistics analyzed and materialized views refreshed; VACUUM what erasure.pending_vacuum() lists';
     END IF;
+    -- The keys are the caller's session's to forget (and a temporary table left behind keeps
+    -- its role from being dropped).
+    DROP TABLE pg_temp.erasure_candidates;
 END
 $procedure$;
 COMMENT ON PROCEDURE erasure.erase_batches(text, text, text, integer, text, boolean, text[]) IS

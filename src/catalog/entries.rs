@@ -215,7 +215,8 @@ pub fn catalog_oid(client: &SpiClient<'_>) -> pg_sys::Oid {
 }
 
 /// Per subject, a digest of everything registered for it that its plan is built from: its
-/// row, its tables, their column policies, its blockers, and when the hmac key was set.
+/// row, its tables, their column policies, its blockers, when the hmac key was set, and the
+/// findings acknowledged (which strict mode, checked once per plan, leaves alone).
 pub fn registrations(client: &SpiClient<'_>, subjects: &[String]) -> std::collections::HashMap<String, String> {
     spi(read(
         client,
@@ -227,6 +228,9 @@ pub fn registrations(client: &SpiClient<'_>, subjects: &[String]) -> std::collec
                   WHERE p.tbl = s.tbl OR p.tbl IN (SELECT t.tbl FROM erasure.tables t WHERE t.subject = s.subject)),
                 (SELECT pg_catalog.string_agg(CAST(pg_catalog.to_jsonb(b) AS pg_catalog.text), ';' ORDER BY b.name)
                    FROM erasure.blockers b WHERE b.subject = s.subject),
+                (SELECT pg_catalog.string_agg(CAST(pg_catalog.to_jsonb(a) AS pg_catalog.text), ';'
+                                              ORDER BY a.finding, a.tbl, a.object)
+                   FROM erasure.acknowledgements a WHERE a.subject = s.subject),
                 (SELECT CAST(k.set_at AS pg_catalog.text) FROM erasure.hmac_key k)))
            FROM erasure.subjects s WHERE s.subject = ANY ($1)",
         &[subjects.to_vec().into()],
