@@ -51,6 +51,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.anonymize_many(text, anyarray, text), erasure.anonymize_customers(anyarray),
     erasure.is_erased(text, anyelement), erasure.is_erased(text, text), erasure.canonical_key(text, text),
     erasure.ledger_since(bigint), erasure.ledger_export(bigint), erasure.release_expired(text),
+    erasure.verify_ledger(text), erasure.ledger_anchor(), erasure.ledger_hash(erasure.ledger, text),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
     erasure.process_requests(text), erasure.cleanup(text)
