@@ -102,3 +102,14 @@ SELECT erasure.ledger_anchor();
 SELECT * FROM erasure.verify_ledger();
 RESET ROLE;
 DROP ROLE ev_stranger;
+
+-- The deletion concept, from the catalog (the date it was generated masked here).
+SELECT erasure.register_blocker('ev_customer', 'open_order',
+  $$SELECT id FROM ev.orders WHERE customer_id = $1 AND ship_to = 'pending'$$, 'an order | is not shipped');
+\pset format unaligned
+SELECT regexp_replace(erasure.describe('ev_customer'), ' on \d{4}-\d\d-\d\d \d\d:\d\d UTC', ' on <date>');
+\pset format aligned
+SELECT erasure.describe('nobody');
+SET ROLE erasure_operator;
+SELECT length(erasure.describe('ev_customer')) > 0 AS operator_reads_the_concept;
+RESET ROLE;
