@@ -582,6 +582,66 @@ $function$;
 COMMENT ON FUNCTION erasure.describe(text) IS
     'The deletion concept of a subject as Markdown, written from the erasure catalog: its tables with action, reason and retention, every column policy in words, the blockers with their messages, strict mode and the DDL watch. 42704 for a subject not registered.';
 
+-- A certificate of one erasure, for the customer or an auditor: what the ledger row says, the
+-- request it answered, the policies in words and whether the chain still vouches for it. Only
+-- what the ledger and the catalog hold: keys (digests of personal keys), counts, words.
+CREATE FUNCTION erasure.certificate(request_id bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET intervalstyle = 'postgres'
+AS $function$
+DECLARE
+    l erasure.ledger;
+BEGIN
+    SELECT * INTO l FROM erasure.ledger x WHERE x.request_id = certificate.request_id AND x.status <> 'released';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no erasure with request_id % in the ledger', certificate.request_id
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'The request_id is the one the erasure''s report and erasure.requests show (ledger_request_id).';
+    END IF;
+    RETURN jsonb_build_object(
+        'certificate', 'pg_erasure erasure certificate',
+        'generated_at', now(),
+        'database', current_database(),
+        'subject', l.subject,
+        'key', l.key,
+        'request_id', l.request_id,
+        'reference', l.reference,
+        'received_at', q.received_at,
+        'due_at', q.due_at,
+        'executed_at', l.executed_at,
+        'on_time', CASE WHEN q.due_at IS NOT NULL THEN l.executed_at <= q.due_at END,
+        'outcome', l.status,
+        'mode', l.mode,
+        'requested_by', l.requested_by,
+        'executed_by', l.executed_by,
+        'tables', (SELECT jsonb_agg(t.entry
+                          || CASE WHEN t.entry ->> 'action' IN ('masked', 'retained') AND policies.words IS NOT NULL
+                                  THEN jsonb_build_object(CASE t.entry ->> 'action' WHEN 'masked' THEN 'columns' ELSE 'columns_at_release' END,
+                                                          policies.words)
+                                  ELSE '{}' END
+                          || CASE WHEN r.retain_for IS NOT NULL
+                                  THEN jsonb_build_object('retained_for', format('%s from %s', r.retain_for, r.retain_from))
+                                  ELSE '{}' END
+                          ORDER BY t.n)
+                     FROM jsonb_array_elements(l.tables) WITH ORDINALITY AS t(entry, n)
+                     LEFT JOIN erasure.tables r ON r.subject = l.subject AND r.tbl::text = t.entry ->> 'table'
+                     LEFT JOIN LATERAL (
+                          SELECT jsonb_object_agg(p.col, erasure.strategy_in_words(p.strategy, p.params)) AS words
+                            FROM erasure.column_policies p WHERE p.tbl::text = t.entry ->> 'table') AS policies ON true),
+        'policies_as_of', 'the column policies are those registered when this certificate was generated',
+        'releases', (SELECT jsonb_agg(jsonb_build_object('request_id', x.request_id, 'executed_at', x.executed_at, 'tables', x.tables)
+                                      ORDER BY x.request_id)
+                       FROM erasure.ledger x
+                      WHERE x.subject = l.subject AND x.key = l.key AND x.status = 'released'),
+        'ledger_hash', l.hash,
+        -- What vouches for the row: its own hash and every later row linking back to it.
+        'chain_intact', NOT EXISTS (SELECT FROM erasure.verify_ledger() v WHERE v.request_id >= l.request_id))
+      FROM (SELECT NULL) AS one
+      LEFT JOIN erasure.request_queue q ON q.ledger_request_id = l.request_id;
+END
+$function$;
+COMMENT ON FUNCTION erasure.certificate(bigint) IS
+    'A jsonb certificate of the erasure with this ledger request_id: subject, key (its digest for personal keys), when the request was received, due and executed, the outcome, per table the action and row count with each column''s policy in words, retention, later releases, the row''s ledger hash and whether the hash chain from it to the latest row is intact (chain_intact). P0002 when the ledger has no such erasure.';
+
 CREATE FUNCTION erasure.suggest_policies(subject text)
 RETURNS TABLE(statement text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp

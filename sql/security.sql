@@ -53,6 +53,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.ledger_since(bigint), erasure.ledger_export(bigint), erasure.release_expired(text),
     erasure.verify_ledger(text), erasure.ledger_anchor(), erasure.ledger_hash(erasure.ledger, text),
     erasure.describe(text), erasure.strategy_in_words(text, jsonb), erasure.is_masked(text, regclass, text),
+    erasure.certificate(bigint),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
     erasure.process_requests(text), erasure.cleanup(text)

@@ -113,3 +113,25 @@ SELECT erasure.describe('nobody');
 SET ROLE erasure_operator;
 SELECT length(erasure.describe('ev_customer')) > 0 AS operator_reads_the_concept;
 RESET ROLE;
+
+-- A certificate: a request, processed, certified (times and hashes left out here: they change).
+SELECT erasure.request('ev_customer', 7, 'TICKET-7') IS NOT NULL AS requested;
+-- (Requests other suites left open are tried too; only this one is shown.)
+SELECT r.status FROM erasure.process_requests() r JOIN erasure.request_queue q ON q.id = r.request_id
+ WHERE q.subject = 'ev_customer';
+CREATE TEMP TABLE cert AS
+  SELECT erasure.certificate(ledger_request_id) AS c FROM erasure.requests WHERE subject = 'ev_customer' AND reference = 'TICKET-7';
+SELECT jsonb_pretty(c - '{generated_at,received_at,due_at,executed_at,request_id,ledger_hash,database}'::text[]) FROM cert;
+SELECT c ->> 'ledger_hash' = l.hash AS hash_is_the_rows, extract(day FROM (c ->> 'due_at')::timestamptz - (c ->> 'received_at')::timestamptz) AS days_to_answer,
+       c::text !~ 'Name 7|c7@example' AS nothing_personal
+  FROM cert, erasure.ledger l WHERE l.request_id = (c ->> 'request_id')::bigint;
+-- A row after it changed by hand: the certificate no longer vouches for it.
+UPDATE erasure.ledger SET reference = 'forged' WHERE request_id = (SELECT max(request_id) FROM erasure.ledger);
+SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) -> 'chain_intact' AS chain_intact;
+UPDATE erasure.ledger SET reference = 'TICKET-7' WHERE request_id = (SELECT max(request_id) FROM erasure.ledger);
+SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) -> 'chain_intact' AS chain_intact_again;
+SELECT erasure.certificate(-1);
+GRANT SELECT ON cert TO erasure_operator;
+SET ROLE erasure_operator;
+SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) ->> 'outcome' AS operator_reads_certificate;
+RESET ROLE;
