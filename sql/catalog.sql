@@ -119,8 +119,9 @@ CREATE TABLE erasure.ledger (
     previous_hash text NOT NULL,
     hash          text NOT NULL
 );
--- A chain does not fork: two rows never follow the same one (erasure.ledger_head serializes
--- appends; this catches what a snapshot older than the last append would fork).
+-- A chain does not fork: two rows never follow the same one. Appends cannot fork it
+-- (erasure.ledger_head serializes them, and erasures refuse transaction snapshots, which could
+-- read an older head); the index refuses a row forged by hand after one that has a successor.
 CREATE UNIQUE INDEX ledger_previous_hash ON erasure.ledger (previous_hash);
 -- A subject is erased once: a repeated request finds this row and changes nothing. Later
 -- releases of its retained rows (status released) add rows of their own. Indexed by a digest

@@ -88,12 +88,7 @@ pub fn record(
     let statuses: Vec<String> = erasures.iter().map(|e| e.1.to_string()).collect();
     let tables: Vec<String> = erasures.iter().map(|e| e.2.to_string()).collect();
     as_ledger_owner(plan, || {
-        // Under REPEATABLE READ or SERIALIZABLE the transaction's snapshot may predate the last
-        // append: the chain would fork, which its unique index refuses. That is a serialization
-        // failure, to retry like any other.
-        rewrap_when(
-            |code| code == ERRCODE_UNIQUE_VIOLATION,
-            || spi(client.update(
+        spi(client.update(
             &plan.ledger.record,
             None,
             &[
@@ -105,21 +100,7 @@ pub fn record(
                 tables.into(),
                 crate::security::caller().into(),
             ],
-        )),
-            |report| {
-                if !report.message().contains("ledger_previous_hash") {
-                    let same = ErasureError::new(code_of(report), report.message().to_string());
-                    match report.detail() {
-                        Some(detail) => same.detail(detail.to_string()),
-                        None => same,
-                    }
-                } else {
-                    ErasureError::new(ERRCODE_T_R_SERIALIZATION_FAILURE, "could not append to the ledger's hash chain")
-                        .detail("A concurrent erasure appended after this transaction's snapshot was taken; nothing was changed.")
-                        .hint("Retry the transaction.")
-                }
-            },
-        )
+        ))
     })
     .map(|row| spi(row.get::<i64>(1)).unwrap_or_default())
     .collect()
