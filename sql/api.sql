@@ -217,6 +217,36 @@ $$;
 COMMENT ON FUNCTION erasure.ledger_export(bigint) IS
     'The ledger entries after request since, as one jsonb document to keep outside the database; erasure.replay() re-applies it to a database restored from an older backup.';
 
+-- The hash chain, for an auditor: where it breaks, and the hash to keep outside the database
+-- (a later verify_ledger(anchor) then also notices rows removed from the end).
+CREATE FUNCTION erasure.verify_ledger(anchor text DEFAULT NULL)
+RETURNS TABLE(request_id bigint, problem text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.request_id, c.problem
+      FROM (SELECT l.request_id,
+                   CASE WHEN erasure.ledger_hash(l, l.previous_hash) IS DISTINCT FROM l.hash
+                        THEN 'changed: its content does not match its hash'
+                        WHEN l.previous_hash IS DISTINCT FROM coalesce(lag(l.hash) OVER (ORDER BY l.request_id), repeat('0', 64))
+                        THEN 'does not follow the row before it: a row was removed, inserted or changed there'
+                   END AS problem
+              FROM erasure.ledger l) AS c
+     WHERE c.problem IS NOT NULL
+    UNION ALL
+    SELECT NULL, 'the anchor is not in the ledger: rows after it were removed, or it is from another database'
+     WHERE verify_ledger.anchor IS NOT NULL
+       AND NOT EXISTS (SELECT FROM erasure.ledger l WHERE l.hash = verify_ledger.anchor)
+     ORDER BY 1
+$$;
+COMMENT ON FUNCTION erasure.verify_ledger(text) IS
+    'Checks the ledger''s hash chain: one line per row that was changed or does not follow the row before it, and one (request_id NULL) when anchor, a hash from erasure.ledger_anchor(), is no longer in the ledger; no lines when it is intact.';
+
+CREATE FUNCTION erasure.ledger_anchor() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT l.hash FROM erasure.ledger l ORDER BY l.request_id DESC LIMIT 1 $$;
+COMMENT ON FUNCTION erasure.ledger_anchor() IS
+    'The hash of the latest ledger row (NULL while the ledger is empty): it covers every row before it. Store it outside the database; erasure.verify_ledger(anchor) checks it later.';
+
 CREATE FUNCTION erasure.replay(ledger jsonb)
 RETURNS TABLE(request_id bigint, subject text, key text, status text)
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp

@@ -112,8 +112,17 @@ CREATE TABLE erasure.ledger (
     executed_by  name NOT NULL,
     executed_at  timestamptz NOT NULL,
     tables       jsonb NOT NULL,
-    reference    text
+    reference    text,
+    -- The hash chain (one per database, in request_id order): hash covers this row's content
+    -- and previous_hash, the hash of the row before it (64 zeros for the first), so a row
+    -- changed, removed or inserted by hand shows in erasure.verify_ledger().
+    previous_hash text NOT NULL,
+    hash          text NOT NULL
 );
+-- A chain does not fork: two rows never follow the same one. Appends cannot fork it
+-- (erasure.ledger_head serializes them, and erasures refuse transaction snapshots, which could
+-- read an older head); the index refuses a row forged by hand after one that has a successor.
+CREATE UNIQUE INDEX ledger_previous_hash ON erasure.ledger (previous_hash);
 -- A subject is erased once: a repeated request finds this row and changes nothing. Later
 -- releases of its retained rows (status released) add rows of their own. Indexed by a digest
 -- of the key, so a key of any length (a long text key) fits the index.
@@ -124,6 +133,53 @@ COMMENT ON COLUMN erasure.ledger.tables IS
     'Per table: {"table", "action", "rows"}; for a release also "through", the end of the retention periods it covered.';
 COMMENT ON COLUMN erasure.ledger.reference IS
     'The caller''s reference for the request (a ticket number); keep personal data out of it.';
+
+COMMENT ON COLUMN erasure.ledger.hash IS
+    'sha256 (hex) of this row''s content and previous_hash, as erasure.ledger_hash computes it: the link of the ledger''s hash chain.';
+
+-- The chain's one definition: the hashed content is the row's columns in a fixed order as jsonb
+-- text, the time as seconds since 1970 (no time zone or DateStyle changes it), followed by the
+-- previous row's hash. An auditor can recompute it from an export with any sha256 tool.
+CREATE FUNCTION erasure.ledger_hash(l erasure.ledger, previous_hash text) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN encode(sha256(convert_to(
+               jsonb_build_array(l.request_id, l.subject, l.key, l.status, l.mode, l.requested_by,
+                                 l.executed_by, extract(epoch FROM l.executed_at), l.tables, l.reference)::text
+               || previous_hash, 'UTF8')), 'hex');
+END
+$$;
+COMMENT ON FUNCTION erasure.ledger_hash(erasure.ledger, text) IS
+    'The hash of a ledger row following previous_hash: sha256 of jsonb_build_array(request_id, subject, key, status, mode, requested_by, executed_by, extract(epoch FROM executed_at), tables, reference)::text || previous_hash, in hex.';
+
+-- Chains rows in one statement: as a window aggregate ordered by request_id, each row's hash,
+-- starting after the hash start.
+CREATE FUNCTION erasure.ledger_chain_step(previous text, l erasure.ledger, start text) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN erasure.ledger_hash(l, coalesce(previous, start)); END $$;
+COMMENT ON FUNCTION erasure.ledger_chain_step(text, erasure.ledger, text) IS
+    'The step of the aggregate erasure.ledger_chain.';
+CREATE AGGREGATE erasure.ledger_chain(erasure.ledger, text) (sfunc = erasure.ledger_chain_step, stype = text);
+COMMENT ON AGGREGATE erasure.ledger_chain(erasure.ledger, text) IS
+    'Over rows ordered by request_id, after the hash given: the hash of the last row (as a window aggregate: of each row).';
+
+-- The hash the next row follows, read under a transaction-level lock that serializes appends
+-- until commit. VOLATILE, so its second statement takes a snapshot of its own, after the lock:
+-- it sees the append of the transaction that held the lock before. (PL/pgSQL, here and above,
+-- because it keeps its plans: a SQL-language function is planned again at every call before
+-- PostgreSQL 18, which cost the hot path about 100 µs.) A rolled back append leaves
+-- nothing, and the next one follows the last committed row.
+CREATE FUNCTION erasure.ledger_head() RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('pg_erasure ledger chain'));
+    RETURN coalesce((SELECT l.hash FROM erasure.ledger l ORDER BY l.request_id DESC LIMIT 1), repeat('0', 64));
+END
+$$;
+COMMENT ON FUNCTION erasure.ledger_head() IS
+    'The hash of the last ledger row (64 zeros for an empty ledger), after taking the lock that serializes appends to the chain until the transaction ends.';
 
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_request_id_seq', '');

@@ -52,6 +52,9 @@ GRANT EXECUTE ON FUNCTION
     erasure.anonymize_many(text, anyarray, text), erasure.anonymize_customers(anyarray),
     erasure.is_erased(text, anyelement), erasure.is_erased(text, text), erasure.canonical_key(text, text),
     erasure.ledger_since(bigint), erasure.ledger_export(bigint), erasure.release_expired(text),
+    erasure.verify_ledger(text), erasure.ledger_anchor(), erasure.ledger_hash(erasure.ledger, text),
+    erasure.describe(text), erasure.strategy_in_words(text, jsonb), erasure.is_masked(text, regclass, text),
+    erasure.certificate(bigint),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
     erasure.process_requests(text), erasure.cleanup(text)
@@ -70,7 +73,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.fingerprint(text, regclass, name), erasure.acknowledged(text, text, regclass, name),
     erasure.check(text), erasure.suggest_policies(text), erasure.registered_tables(text),
     erasure.personal_name_pattern(), erasure.name_looks_personal(regclass, name), erasure.suggested_policy(regclass, name),
-    erasure.missing_privilege(oid, regclass, text), erasure.is_masked(text, regclass, text), erasure.leaves(regclass),
+    erasure.missing_privilege(oid, regclass, text), erasure.leaves(regclass),
     erasure.values_look_personal(regclass, name), erasure.check_policy(regclass, name),
     erasure.pending_vacuum(text), erasure.relations_reading(regclass), erasure.sharding_problems(text),
     erasure.strategy_fits(regclass, name, text, jsonb)

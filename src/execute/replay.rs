@@ -1,7 +1,9 @@
 //! Replay after a backup restore: a database restored from a backup taken before some erasures
 //! would bring those people back. `erasure.ledger_export()` (SQL) writes the ledger as jsonb to
 //! be kept outside the database; `erasure.replay(export)` erases again, in request order, every
-//! subject the export records as anonymized or deleted and the restored ledger does not.
+//! subject the export records as anonymized or deleted and the restored ledger does not. The
+//! export carries the hash chain (each entry's `previous_hash` and `hash`); each erasure redone
+//! is a new row of the restored database's chain whose reference names the exported entry's hash.
 //!
 //! ```sql
 //! SELECT * FROM erasure.replay(pg_read_file('/backups/ledger.json')::jsonb);
@@ -34,6 +36,8 @@ struct Entry {
     subject: String,
     key: String,
     status: String,
+    /// The entry's link in the exported ledger's hash chain (absent in hand-written documents).
+    hash: Option<String>,
 }
 
 /// One line per entry of the export: what the replay did with it — `anonymized` or `deleted`
@@ -64,7 +68,12 @@ pub fn replay(export: Value) -> Vec<(i64, String, String, String)> {
 }
 
 fn again(entry: &Entry, mode: Mode) -> String {
-    let reference = format!("replay of request {}", entry.request_id);
+    // The new ledger row names the entry it redoes, by request and hash: the restored chain
+    // points into the exported one.
+    let reference = match &entry.hash {
+        Some(hash) => format!("replay of request {} (ledger hash {hash})", entry.request_id),
+        None => format!("replay of request {}", entry.request_id),
+    };
     cache::with_plan(&entry.subject, |plan| {
         if !security::acts_as(security::caller_oid(), plan.owner) {
             ErasureError::new(
