@@ -204,48 +204,66 @@ COMMENT ON FUNCTION erasure.ledger_since(bigint) IS
 -- After a backup restore. The export holds what the ledger holds: subjects, keys, statuses and
 -- per-table row counts, nothing personal; keep it outside the database, beside the backups.
 CREATE FUNCTION erasure.ledger_export(since bigint DEFAULT 0) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT jsonb_build_object(
-               'format', 'pg_erasure ledger export',
-               'version', 1,
-               'exported_at', now(),
-               'entries', coalesce(jsonb_agg(to_jsonb(l) ORDER BY l.request_id), '[]'))
-      FROM erasure.ledger l
-     WHERE l.request_id > ledger_export.since
+BEGIN
+    -- Sealed first, so that every entry carries its link in the hash chain.
+    PERFORM erasure.seal_ledger();
+    RETURN (SELECT jsonb_build_object(
+                       'format', 'pg_erasure ledger export',
+                       'version', 1,
+                       'exported_at', now(),
+                       'entries', coalesce(jsonb_agg(to_jsonb(l)
+                                                     || jsonb_build_object('previous_hash', s.previous_hash, 'hash', s.hash)
+                                                     ORDER BY l.request_id), '[]'))
+              FROM erasure.ledger l LEFT JOIN erasure.ledger_seals s ON s.request_id = l.request_id
+             WHERE l.request_id > ledger_export.since);
+END
 $$;
 COMMENT ON FUNCTION erasure.ledger_export(bigint) IS
-    'The ledger entries after request since, as one jsonb document to keep outside the database; erasure.replay() re-applies it to a database restored from an older backup.';
+    'The ledger entries after request since, each with its link in the hash chain (previous_hash, hash; sealed first), as one jsonb document to keep outside the database; erasure.replay() re-applies it to a database restored from an older backup.';
 
 -- The hash chain, for an auditor: where it breaks, and the hash to keep outside the database
--- (a later verify_ledger(anchor) then also notices rows removed from the end).
+-- (a later verify_ledger(anchor) then also notices seals removed from the end). Both seal what
+-- is not sealed yet first.
 CREATE FUNCTION erasure.verify_ledger(anchor text DEFAULT NULL)
 RETURNS TABLE(request_id bigint, problem text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    PERFORM erasure.seal_ledger();
+    RETURN QUERY
     SELECT c.request_id, c.problem
-      FROM (SELECT l.request_id,
-                   CASE WHEN erasure.ledger_hash(l, l.previous_hash) IS DISTINCT FROM l.hash
+      FROM (SELECT s.request_id,
+                   CASE WHEN l.request_id IS NULL
+                        THEN 'removed: the ledger row of this seal is gone'
+                        WHEN erasure.ledger_hash(l, s.previous_hash) IS DISTINCT FROM s.hash
                         THEN 'changed: its content does not match its hash'
-                        WHEN l.previous_hash IS DISTINCT FROM coalesce(lag(l.hash) OVER (ORDER BY l.request_id), repeat('0', 64))
-                        THEN 'does not follow the row before it: a row was removed, inserted or changed there'
+                        WHEN s.previous_hash IS DISTINCT FROM coalesce(lag(s.hash) OVER (ORDER BY s.seal), repeat('0', 64))
+                        THEN 'does not follow the seal before it: a seal was removed, inserted or changed there'
                    END AS problem
-              FROM erasure.ledger l) AS c
+              FROM erasure.ledger_seals s LEFT JOIN erasure.ledger l ON l.request_id = s.request_id) AS c
      WHERE c.problem IS NOT NULL
     UNION ALL
-    SELECT NULL, 'the anchor is not in the ledger: rows after it were removed, or it is from another database'
+    SELECT NULL, 'the anchor is not in the chain: seals after it were removed, or it is from another database'
      WHERE verify_ledger.anchor IS NOT NULL
-       AND NOT EXISTS (SELECT FROM erasure.ledger l WHERE l.hash = verify_ledger.anchor)
-     ORDER BY 1
+       AND NOT EXISTS (SELECT FROM erasure.ledger_seals s WHERE s.hash = verify_ledger.anchor)
+     ORDER BY 1;
+END
 $$;
 COMMENT ON FUNCTION erasure.verify_ledger(text) IS
-    'Checks the ledger''s hash chain: one line per row that was changed or does not follow the row before it, and one (request_id NULL) when anchor, a hash from erasure.ledger_anchor(), is no longer in the ledger; no lines when it is intact.';
+    'Seals what is not sealed yet, then checks the ledger''s hash chain: one line per sealed row that was changed or removed, or whose seal does not follow the one before it, and one (request_id NULL) when anchor, a hash from erasure.ledger_anchor(), is no longer in the chain; no lines when it is intact.';
 
 CREATE FUNCTION erasure.ledger_anchor() RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT l.hash FROM erasure.ledger l ORDER BY l.request_id DESC LIMIT 1 $$;
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM erasure.seal_ledger();
+    RETURN (SELECT s.hash FROM erasure.ledger_seals s ORDER BY s.seal DESC LIMIT 1);
+END
+$$;
 COMMENT ON FUNCTION erasure.ledger_anchor() IS
-    'The hash of the latest ledger row (NULL while the ledger is empty): it covers every row before it. Store it outside the database; erasure.verify_ledger(anchor) checks it later.';
+    'Seals what is not sealed yet and returns the hash of the latest seal (NULL while the ledger is empty): it covers every ledger row sealed before it. Store it outside the database; erasure.verify_ledger(anchor) checks it later.';
 
 CREATE FUNCTION erasure.replay(ledger jsonb)
 RETURNS TABLE(request_id bigint, subject text, key text, status text)
@@ -381,6 +399,8 @@ BEGIN
         END;
         RETURN NEXT;
     END LOOP;
+    -- The nightly run seals what the day's erasures added to the ledger.
+    PERFORM erasure.seal_ledger();
 END
 $function$;
 COMMENT ON FUNCTION erasure.process_requests(text) IS

@@ -112,17 +112,8 @@ CREATE TABLE erasure.ledger (
     executed_by  name NOT NULL,
     executed_at  timestamptz NOT NULL,
     tables       jsonb NOT NULL,
-    reference    text,
-    -- The hash chain (one per database, in request_id order): hash covers this row's content
-    -- and previous_hash, the hash of the row before it (64 zeros for the first), so a row
-    -- changed, removed or inserted by hand shows in erasure.verify_ledger().
-    previous_hash text NOT NULL,
-    hash          text NOT NULL
+    reference    text
 );
--- A chain does not fork: two rows never follow the same one. Appends cannot fork it
--- (erasure.ledger_head serializes them, and erasures refuse transaction snapshots, which could
--- read an older head); the index refuses a row forged by hand after one that has a successor.
-CREATE UNIQUE INDEX ledger_previous_hash ON erasure.ledger (previous_hash);
 -- A subject is erased once: a repeated request finds this row and changes nothing. Later
 -- releases of its retained rows (status released) add rows of their own. Indexed by a digest
 -- of the key, so a key of any length (a long text key) fits the index.
@@ -134,12 +125,24 @@ COMMENT ON COLUMN erasure.ledger.tables IS
 COMMENT ON COLUMN erasure.ledger.reference IS
     'The caller''s reference for the request (a ticket number); keep personal data out of it.';
 
-COMMENT ON COLUMN erasure.ledger.hash IS
-    'sha256 (hex) of this row''s content and previous_hash, as erasure.ledger_hash computes it: the link of the ledger''s hash chain.';
+-- The hash chain over the ledger, one per database. Erasures only insert ledger rows, so that
+-- erasures in different sessions never wait for each other; erasure.seal_ledger() then links the
+-- committed rows not linked yet, in request_id order, each seal's hash covering its ledger row's
+-- content and the previous seal's hash. A row changed, removed or inserted by hand once sealed
+-- shows in erasure.verify_ledger(); the extension never updates or deletes either table.
+CREATE TABLE erasure.ledger_seals (
+    seal          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    request_id    bigint NOT NULL UNIQUE,
+    -- A chain does not fork: two seals never follow the same one.
+    previous_hash text NOT NULL UNIQUE,
+    hash          text NOT NULL
+);
+COMMENT ON TABLE erasure.ledger_seals IS
+    'The ledger''s hash chain: per ledger row, in the order erasure.seal_ledger() sealed them, the previous seal''s hash (64 zeros for the first) and the sha256 of the row''s content and that hash (erasure.ledger_hash).';
 
 -- The chain's one definition: the hashed content is the row's columns in a fixed order as jsonb
 -- text, the time as seconds since 1970 (no time zone or DateStyle changes it), followed by the
--- previous row's hash. An auditor can recompute it from an export with any sha256 tool.
+-- previous seal's hash. An auditor can recompute it from an export with any sha256 tool.
 CREATE FUNCTION erasure.ledger_hash(l erasure.ledger, previous_hash text) RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -153,36 +156,44 @@ $$;
 COMMENT ON FUNCTION erasure.ledger_hash(erasure.ledger, text) IS
     'The hash of a ledger row following previous_hash: sha256 of jsonb_build_array(request_id, subject, key, status, mode, requested_by, executed_by, extract(epoch FROM executed_at), tables, reference)::text || previous_hash, in hex.';
 
--- Chains rows in one statement: as a window aggregate ordered by request_id, each row's hash,
--- starting after the hash start.
-CREATE FUNCTION erasure.ledger_chain_step(previous text, l erasure.ledger, start text) RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-AS $$ BEGIN RETURN erasure.ledger_hash(l, coalesce(previous, start)); END $$;
-COMMENT ON FUNCTION erasure.ledger_chain_step(text, erasure.ledger, text) IS
-    'The step of the aggregate erasure.ledger_chain.';
-CREATE AGGREGATE erasure.ledger_chain(erasure.ledger, text) (sfunc = erasure.ledger_chain_step, stype = text);
-COMMENT ON AGGREGATE erasure.ledger_chain(erasure.ledger, text) IS
-    'Over rows ordered by request_id, after the hash given: the hash of the last row (as a window aggregate: of each row).';
-
--- The hash the next row follows, read under a transaction-level lock that serializes appends
--- until commit. VOLATILE, so its second statement takes a snapshot of its own, after the lock:
--- it sees the append of the transaction that held the lock before. (PL/pgSQL, here and above,
--- because it keeps its plans: a SQL-language function is planned again at every call before
--- PostgreSQL 18, which cost the hot path about 100 µs.) A rolled back append leaves
--- nothing, and the next one follows the last committed row.
-CREATE FUNCTION erasure.ledger_head() RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+-- Seals the committed ledger rows not sealed yet, under a transaction-level lock that only
+-- sealers wait for; each statement of a READ COMMITTED transaction sees what the sealer before
+-- committed. A transaction with a snapshot of its own (REPEATABLE READ) could miss a seal and
+-- fork the chain, and a read-only one cannot write: both leave the sealing to the next call.
+-- SECURITY DEFINER: the extension's owner writes the seals, whoever calls.
+CREATE FUNCTION erasure.seal_ledger() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    head text;
+    entry erasure.ledger;
+    sealed bigint := 0;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('pg_erasure ledger chain'));
-    RETURN coalesce((SELECT l.hash FROM erasure.ledger l ORDER BY l.request_id DESC LIMIT 1), repeat('0', 64));
+    IF current_setting('transaction_isolation') <> 'read committed' OR current_setting('transaction_read_only') = 'on' THEN
+        RETURN 0;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('pg_erasure ledger seals'));
+    head := coalesce((SELECT s.hash FROM erasure.ledger_seals s ORDER BY s.seal DESC LIMIT 1), repeat('0', 64));
+    FOR entry IN
+        SELECT l.* FROM erasure.ledger l
+         WHERE NOT EXISTS (SELECT FROM erasure.ledger_seals s WHERE s.request_id = l.request_id)
+         ORDER BY l.request_id
+    LOOP
+        INSERT INTO erasure.ledger_seals (request_id, previous_hash, hash)
+        VALUES (entry.request_id, head, erasure.ledger_hash(entry, head))
+        RETURNING hash INTO head;
+        sealed := sealed + 1;
+    END LOOP;
+    RETURN sealed;
 END
 $$;
-COMMENT ON FUNCTION erasure.ledger_head() IS
-    'The hash of the last ledger row (64 zeros for an empty ledger), after taking the lock that serializes appends to the chain until the transaction ends.';
+COMMENT ON FUNCTION erasure.seal_ledger() IS
+    'Links the committed ledger rows not in the hash chain yet, in request_id order, and returns how many; erasure.ledger_anchor(), verify_ledger(), certificate(), ledger_export() and process_requests() call it. Does nothing in a REPEATABLE READ, SERIALIZABLE or read-only transaction.';
 
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_request_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_seals', '');
+SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_seals_seal_seq', '');
 
 -- Requests as customers make them: received, due within erasure.response_days, done when the
 -- erasure has run (ledger_request_id), or closed as not_found when the subject's row was gone

@@ -591,11 +591,12 @@ COMMENT ON FUNCTION erasure.describe(text) IS
 -- request it answered, the policies in words and whether the chain still vouches for it. Only
 -- what the ledger and the catalog hold: keys (digests of personal keys), counts, words.
 CREATE FUNCTION erasure.certificate(request_id bigint) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET intervalstyle = 'postgres'
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET intervalstyle = 'postgres'
 AS $function$
 DECLARE
     l erasure.ledger;
 BEGIN
+    PERFORM erasure.seal_ledger();
     SELECT * INTO l FROM erasure.ledger x WHERE x.request_id = certificate.request_id AND x.status <> 'released';
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no erasure with request_id % in the ledger', certificate.request_id
@@ -637,11 +638,15 @@ BEGIN
                                       ORDER BY x.request_id)
                        FROM erasure.ledger x
                       WHERE x.subject = l.subject AND x.key = l.key AND x.status = 'released'),
-        'ledger_hash', l.hash,
-        -- What vouches for the row: its own hash and every later row linking back to it.
-        'chain_intact', NOT EXISTS (SELECT FROM erasure.verify_ledger() v WHERE v.request_id >= l.request_id))
+        'ledger_hash', seal.hash,
+        -- What vouches for the row: its seal's hash, and every later seal linking back to it.
+        'chain_intact', seal.hash IS NOT NULL
+                        AND NOT EXISTS (SELECT FROM erasure.verify_ledger() v
+                                          LEFT JOIN erasure.ledger_seals s ON s.request_id = v.request_id
+                                         WHERE s.seal >= seal.seal))
       FROM (SELECT NULL) AS one
-      LEFT JOIN erasure.request_queue q ON q.ledger_request_id = l.request_id;
+      LEFT JOIN erasure.request_queue q ON q.ledger_request_id = l.request_id
+      LEFT JOIN erasure.ledger_seals seal ON seal.request_id = l.request_id;
 END
 $function$;
 COMMENT ON FUNCTION erasure.certificate(bigint) IS

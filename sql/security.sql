@@ -40,7 +40,7 @@ GRANT USAGE ON SCHEMA erasure TO PUBLIC;
 -- The hmac key is readable by the extension's owner only (no GRANT on erasure.hmac_key).
 GRANT SELECT ON erasure.subjects, erasure.tables, erasure.column_policies, erasure.blockers, erasure.batch_rules,
                 erasure.acknowledgements,
-                erasure.ledger, erasure.request_queue, erasure.requests
+                erasure.ledger, erasure.ledger_seals, erasure.request_queue, erasure.requests
    TO erasure_operator;
 
 GRANT EXECUTE ON FUNCTION
@@ -53,6 +53,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.is_erased(text, anyelement), erasure.is_erased(text, text), erasure.canonical_key(text, text),
     erasure.ledger_since(bigint), erasure.ledger_export(bigint), erasure.release_expired(text),
     erasure.verify_ledger(text), erasure.ledger_anchor(), erasure.ledger_hash(erasure.ledger, text),
+    erasure.seal_ledger(),
     erasure.describe(text), erasure.strategy_in_words(text, jsonb), erasure.is_masked(text, regclass, text),
     erasure.certificate(bigint),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),

@@ -210,32 +210,15 @@ pub const LEDGER_FIND: &str = "SELECT key, request_id, status, pg_catalog.to_jso
 /// Records erasures and queues their notifications on channel `erasure`, in one statement:
 /// `$1` subject, `$2` mode, `$3` reference, `$4` keys, `$5` statuses, `$6` per-table counts
 /// (jsonb as text), `$7` the calling role; returns the request ids in the order of the keys.
-/// The rows join the hash chain after `erasure.ledger_head()`, which locks it until commit;
-/// their request ids are drawn after that (nextval, volatile, runs after the sort, which reads
-/// the head), in the order of the keys, and each row is hashed by the window aggregate
-/// `erasure.ledger_chain`. Ids drawn before the lock could reach the chain out of order.
-pub const LEDGER_RECORD: &str = "WITH head AS MATERIALIZED (SELECT erasure.ledger_head() AS hash),
-entries AS (
-    SELECT CAST(ROW(pg_catalog.nextval('erasure.ledger_request_id_seq'), $1, e.key, e.status, $2, session_user,
-                    CAST($7 AS pg_catalog.name), pg_catalog.now(), CAST(e.tables AS pg_catalog.jsonb), $3, NULL, NULL)
-                AS erasure.ledger) AS l, h.hash AS start
-      FROM head h
-     CROSS JOIN ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
-                           pg_catalog.unnest($6::pg_catalog.text[]))
-           WITH ORDINALITY AS e(key, status, tables, n)
-     ORDER BY e.n),
-chained AS (
-    SELECT e.l, e.start, erasure.ledger_chain(e.l, e.start) OVER (ORDER BY (e.l).request_id) AS hash
-      FROM entries e),
-recorded AS (
+pub const LEDGER_RECORD: &str = "WITH recorded AS (
     INSERT INTO erasure.ledger
-           (request_id, subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference,
-            previous_hash, hash)
-    OVERRIDING SYSTEM VALUE
-    SELECT (c.l).request_id, (c.l).subject, (c.l).key, (c.l).status, (c.l).mode, (c.l).requested_by,
-           (c.l).executed_by, (c.l).executed_at, (c.l).tables, (c.l).reference,
-           COALESCE(pg_catalog.lag(c.hash) OVER (ORDER BY (c.l).request_id), c.start), c.hash
-      FROM chained c
+           (subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference)
+    SELECT $1, e.key, e.status, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
+           CAST(e.tables AS pg_catalog.jsonb), $3
+      FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
+                      pg_catalog.unnest($6::pg_catalog.text[]))
+           WITH ORDINALITY AS e(key, status, tables, n)
+     ORDER BY e.n
     RETURNING request_id, key, status)
 SELECT r.request_id,
        pg_catalog.pg_notify('erasure', pg_catalog.format('{\"subject\":%s,\"key\":%s,\"request_id\":%s,\"status\":%s}',

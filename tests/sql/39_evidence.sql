@@ -25,41 +25,56 @@ SELECT erasure.register_subject('ev_customer', 'ev.customers'),
        erasure.set_policy('ev.orders', 'id', 'keep'),
        erasure.set_policy('ev.orders', 'ship_to', 'constant', '{"value": "Unknown customer"}');
 
--- Earlier suites removed ledger rows by hand to start over: those breaks are real, and known.
+-- Earlier suites removed ledger rows by hand before anything sealed them: nothing to report.
+SELECT erasure.seal_ledger() >= 0 AS sealed_what_earlier_suites_left;
 CREATE TEMP TABLE known_breaks AS SELECT * FROM erasure.verify_ledger();
 CREATE TEMP VIEW new_breaks AS
   SELECT * FROM erasure.verify_ledger() EXCEPT ALL SELECT * FROM known_breaks ORDER BY 1;
 
--- One erasure, then three in one statement: every row follows the one before it.
+-- One erasure, then three in one statement: an erasure only inserts its ledger row; sealing
+-- links them in request order, each seal following the one before it.
 CREATE TEMP TABLE first_new AS SELECT coalesce(max(request_id), 0) AS id FROM erasure.ledger;
 SELECT erasure.anonymize('ev_customer', 1) ->> 'status' AS one;
 SELECT key, status FROM erasure.anonymize_many('ev_customer', ARRAY[2, 3, 4]) ORDER BY key;
+SELECT count(*) AS sealed_before_asked FROM erasure.ledger_seals WHERE request_id > (SELECT id FROM first_new);
+SELECT erasure.seal_ledger() AS sealed, erasure.seal_ledger() AS sealed_again;
 SELECT c.key, c.hex, c.hash_matches, c.follows_previous
-  FROM (SELECT l.request_id, l.key, l.hash ~ '^[0-9a-f]{64}$' AS hex,
-               l.hash = erasure.ledger_hash(l, l.previous_hash) AS hash_matches,
-               l.previous_hash = coalesce(lag(l.hash) OVER (ORDER BY l.request_id), repeat('0', 64)) AS follows_previous
-          FROM erasure.ledger l) AS c
+  FROM (SELECT s.seal, l.request_id, l.key, s.hash ~ '^[0-9a-f]{64}$' AS hex,
+               s.hash = erasure.ledger_hash(l, s.previous_hash) AS hash_matches,
+               s.previous_hash = coalesce(lag(s.hash) OVER (ORDER BY s.seal), repeat('0', 64)) AS follows_previous
+          FROM erasure.ledger_seals s JOIN erasure.ledger l USING (request_id)) AS c
  WHERE c.request_id > (SELECT id FROM first_new)
- ORDER BY c.request_id;
+ ORDER BY c.seal;
 SELECT * FROM new_breaks;
--- The anchor is the latest row's hash; it is in the ledger.
-SELECT erasure.ledger_anchor() = (SELECT hash FROM erasure.ledger ORDER BY request_id DESC LIMIT 1) AS anchor_is_last;
+-- The anchor is the latest seal's hash.
+SELECT erasure.ledger_anchor() = (SELECT hash FROM erasure.ledger_seals ORDER BY seal DESC LIMIT 1) AS anchor_is_last;
 CREATE TEMP TABLE anchor AS SELECT erasure.ledger_anchor() AS hash;
 SELECT count(*) AS anchor_problems FROM erasure.verify_ledger((SELECT hash FROM anchor)) WHERE request_id IS NULL;
 
--- A rolled back erasure leaves nothing: the next one follows the last committed row.
+-- A rolled back erasure leaves nothing to seal; the next one follows the anchor.
 BEGIN;
 SELECT erasure.anonymize('ev_customer', 5) ->> 'status' AS rolled_back;
 ROLLBACK;
 SELECT erasure.ledger_anchor() = (SELECT hash FROM anchor) AS anchor_unchanged;
 SELECT erasure.anonymize('ev_customer', 6) ->> 'status' AS after_rollback;
-SELECT previous_hash = (SELECT hash FROM anchor) AS follows_anchor FROM erasure.ledger ORDER BY request_id DESC LIMIT 1;
+SELECT erasure.seal_ledger() AS sealed;
+SELECT previous_hash = (SELECT hash FROM anchor) AS follows_anchor FROM erasure.ledger_seals ORDER BY seal DESC LIMIT 1;
 SELECT * FROM new_breaks;
+-- Sealing needs a snapshot per statement and a transaction that may write: elsewhere it leaves
+-- the row to the next seal.
+SELECT erasure.anonymize('ev_customer', 8) ->> 'status' AS eight;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT erasure.seal_ledger() AS sealed_in_repeatable_read;
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT erasure.seal_ledger() AS sealed_read_only;
+ROLLBACK;
+SELECT erasure.seal_ledger() AS sealed;
 
 -- The export carries the chain, entry by entry.
-SELECT bool_and(e ->> 'hash' = l.hash AND e ->> 'previous_hash' = l.previous_hash) AS export_carries_chain, count(*)
+SELECT bool_and(e ->> 'hash' = s.hash AND e ->> 'previous_hash' = s.previous_hash) AS export_carries_chain, count(*)
   FROM jsonb_array_elements(erasure.ledger_export((SELECT id FROM first_new)) -> 'entries') AS e
-  JOIN erasure.ledger l ON l.request_id = (e ->> 'request_id')::bigint;
+  JOIN erasure.ledger_seals s ON s.request_id = (e ->> 'request_id')::bigint;
 
 -- Tampering, as a superuser. A changed row is found, and only that row...
 CREATE TEMP TABLE victim AS
@@ -69,26 +84,31 @@ SELECT b.request_id = v.request_id AS is_the_changed_row, b.problem FROM new_bre
 -- ... and putting it back makes the chain whole again.
 UPDATE erasure.ledger l SET executed_by = v.executed_by FROM victim v WHERE l.request_id = v.request_id;
 SELECT * FROM new_breaks;
--- A row removed from the middle: the row after it no longer follows.
+-- A row removed: its seal tells.
 DELETE FROM erasure.ledger WHERE request_id = (SELECT request_id FROM victim);
-SELECT b.request_id = (SELECT min(request_id) FROM erasure.ledger l WHERE l.request_id > v.request_id) AS is_the_next_row, b.problem
-  FROM new_breaks b, victim v;
+SELECT b.request_id = v.request_id AS is_the_removed_row, b.problem FROM new_breaks b, victim v;
 INSERT INTO erasure.ledger OVERRIDING SYSTEM VALUE SELECT * FROM victim;
 SELECT * FROM new_breaks;
--- A row forged with the right shape but a made-up hash.
-INSERT INTO erasure.ledger OVERRIDING SYSTEM VALUE
-SELECT request_id + 1000, subject, '99', status, mode, requested_by, executed_by, executed_at, tables, reference,
-       erasure.ledger_anchor(), repeat('f', 64)
-  FROM victim;
-SELECT b.request_id - v.request_id AS forged_offset, b.problem FROM new_breaks b, victim v;
-DELETE FROM erasure.ledger WHERE request_id = (SELECT request_id + 1000 FROM victim);
--- The last row removed: the chain still links, but the anchor kept outside tells.
-CREATE TEMP TABLE last_row AS SELECT * FROM erasure.ledger ORDER BY request_id DESC LIMIT 1;
-DELETE FROM erasure.ledger WHERE request_id = (SELECT request_id FROM last_row);
+-- The last seal removed: the chain still links, but the anchor kept outside tells.
+CREATE TEMP TABLE last_seal AS SELECT * FROM erasure.ledger_seals ORDER BY seal DESC LIMIT 1;
+CREATE TEMP TABLE last_row AS SELECT * FROM erasure.ledger WHERE request_id = (SELECT request_id FROM last_seal);
+DELETE FROM erasure.ledger_seals WHERE seal = (SELECT seal FROM last_seal);
+DELETE FROM erasure.ledger WHERE request_id = (SELECT request_id FROM last_seal);
 SELECT * FROM new_breaks;
-SELECT * FROM erasure.verify_ledger((SELECT hash FROM last_row)) WHERE request_id IS NULL;
+SELECT * FROM erasure.verify_ledger((SELECT hash FROM last_seal)) WHERE request_id IS NULL;
 INSERT INTO erasure.ledger OVERRIDING SYSTEM VALUE SELECT * FROM last_row;
-SELECT count(*) AS anchor_problems FROM erasure.verify_ledger(erasure.ledger_anchor()) WHERE request_id IS NULL;
+INSERT INTO erasure.ledger_seals OVERRIDING SYSTEM VALUE SELECT * FROM last_seal;
+SELECT * FROM new_breaks;
+SELECT count(*) AS anchor_problems FROM erasure.verify_ledger((SELECT hash FROM last_seal)) WHERE request_id IS NULL;
+-- A seal removed from the middle: the seal after it no longer follows. (The row itself is
+-- sealed again, at the end of the chain, by the next seal; the break stays.)
+CREATE TEMP TABLE victim_seal AS SELECT * FROM erasure.ledger_seals WHERE request_id = (SELECT request_id FROM victim);
+DELETE FROM erasure.ledger_seals WHERE request_id = (SELECT request_id FROM victim);
+SELECT b.request_id = (SELECT s.request_id FROM erasure.ledger_seals s WHERE s.seal > v.seal ORDER BY s.seal LIMIT 1)
+       AS is_the_next_row, b.problem
+  FROM new_breaks b, victim_seal v;
+SELECT s.seal > v.seal AS sealed_again_at_the_end FROM erasure.ledger_seals s, victim_seal v WHERE s.request_id = v.request_id;
+INSERT INTO known_breaks SELECT * FROM new_breaks;
 
 -- Who may check: the operator reads the chain (it holds nothing personal); nobody else.
 CREATE ROLE ev_stranger;
@@ -122,9 +142,9 @@ SELECT r.status FROM erasure.process_requests() r JOIN erasure.request_queue q O
 CREATE TEMP TABLE cert AS
   SELECT erasure.certificate(ledger_request_id) AS c FROM erasure.requests WHERE subject = 'ev_customer' AND reference = 'TICKET-7';
 SELECT jsonb_pretty(c - '{generated_at,received_at,due_at,executed_at,request_id,ledger_hash,database}'::text[]) FROM cert;
-SELECT c ->> 'ledger_hash' = l.hash AS hash_is_the_rows, extract(day FROM (c ->> 'due_at')::timestamptz - (c ->> 'received_at')::timestamptz) AS days_to_answer,
+SELECT c ->> 'ledger_hash' = s.hash AS hash_is_the_rows, extract(day FROM (c ->> 'due_at')::timestamptz - (c ->> 'received_at')::timestamptz) AS days_to_answer,
        c::text !~ 'Name 7|c7@example' AS nothing_personal
-  FROM cert, erasure.ledger l WHERE l.request_id = (c ->> 'request_id')::bigint;
+  FROM cert, erasure.ledger_seals s WHERE s.request_id = (c ->> 'request_id')::bigint;
 -- A row after it changed by hand: the certificate no longer vouches for it.
 UPDATE erasure.ledger SET reference = 'forged' WHERE request_id = (SELECT max(request_id) FROM erasure.ledger);
 SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) -> 'chain_intact' AS chain_intact;
