@@ -18,7 +18,7 @@ use pgrx::pg_sys::panic::ErrorReportWithLevel;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-use super::register::hold;
+use super::register::{hold, hold_owned_subject};
 use super::{entries, schema, sql_check};
 use crate::error::*;
 use crate::execute::key::Key;
@@ -36,16 +36,8 @@ pub fn register_batch_rule(
         ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "batch rule name must not be empty").raise();
     }
     Spi::connect_mut(|client| {
-        hold(client, &[subject], &[]);
-        let entry = entries::require_subject(client, subject);
-        hold(client, &[], &[entry.tbl]);
-        let (subject_table, subject_columns) =
-            (schema::relation(client, entry.tbl), schema::columns(client, entry.tbl));
-        security::require_owner(
-            client,
-            &subject_table,
-            &format!("register batch rules of erasure subject \"{subject}\""),
-        );
+        let (entry, subject_table) = hold_owned_subject(client, subject, "register batch rules of");
+        let subject_columns = schema::columns(client, entry.tbl);
         let invalid = |e: &ErrorReportWithLevel| {
             ErasureError::new(code_of(e), format!("query of batch rule \"{name}\" is invalid"))
                 .detail(e.message().to_string())

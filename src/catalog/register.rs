@@ -750,12 +750,8 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         ErasureError::new(ERRCODE_INVALID_PARAMETER_VALUE, "blocker name must not be empty").raise();
     }
     Spi::connect_mut(|client| {
-        hold(client, &[subject], &[]);
-        let entry = entries::require_subject(client, subject);
-        hold(client, &[], &[entry.tbl]);
-        let (subject_table, subject_columns) =
-            (schema::relation(client, entry.tbl), schema::columns(client, entry.tbl));
-        security::require_owner(client, &subject_table, &format!("register blockers of erasure subject \"{subject}\""));
+        let (entry, subject_table) = hold_owned_subject(client, subject, "register blockers of");
+        let subject_columns = schema::columns(client, entry.tbl);
         let invalid = |e: &ErrorReportWithLevel| {
             ErasureError::new(code_of(e), format!("query of blocker \"{name}\" is invalid"))
                 .detail(e.message().to_string())
@@ -796,6 +792,21 @@ pub fn register_blocker(subject: &str, name: &str, query: &str, message: Option<
         });
     });
     catalog_changed(&[subject.to_string()]);
+}
+
+/// For a registration of catalog SQL tied to a subject (a blocker, a batch rule): serializes it
+/// (`hold`) and checks that the caller owns the subject's table (`what`: "register blockers of").
+pub(super) fn hold_owned_subject(
+    client: &SpiClient<'_>,
+    subject: &str,
+    what: &str,
+) -> (entries::SubjectEntry, Relation) {
+    hold(client, &[subject], &[]);
+    let entry = entries::require_subject(client, subject);
+    hold(client, &[], &[entry.tbl]);
+    let subject_table = schema::relation(client, entry.tbl);
+    security::require_owner(client, &subject_table, &format!("{what} erasure subject \"{subject}\""));
+    (entry, subject_table)
 }
 
 /// Serializes registrations: takes a transaction-level lock on each subject's registrations (an
