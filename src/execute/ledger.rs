@@ -50,7 +50,11 @@ pub fn ledger_key(subject: &str, key: &str) -> String {
 }
 
 pub fn find(client: &SpiClient<'_>, plan: &Plan, key: &Key) -> Option<Entry> {
-    find_many(client, plan, std::slice::from_ref(&key.text)).pop().map(|(_, entry)| entry)
+    let recorded = recorded_key(plan, &key.text);
+    let rows = as_ledger_owner(plan, || {
+        spi(client.select(&plan.ledger.find, None, &[plan.subject.as_str().into(), recorded.as_str().into()]))
+    });
+    rows.map(|row| entry_of(&row)).next()
 }
 
 /// The ledger entries of those of `keys` that were erased, with their keys.
@@ -59,19 +63,53 @@ pub fn find_many(client: &SpiClient<'_>, plan: &Plan, keys: &[String]) -> Vec<(S
         keys.iter().map(|k| (recorded_key(plan, k), k)).collect();
     let lookup: Vec<String> = recorded.keys().cloned().collect();
     let rows = as_ledger_owner(plan, || {
-        spi(client.select(&plan.ledger.find, None, &[plan.subject.as_str().into(), lookup.into()]))
+        spi(client.select(&plan.ledger.find_many, None, &[plan.subject.as_str().into(), lookup.into()]))
     });
     rows.map(|row| {
         let found: String = spi(row.get(1)).unwrap_or_default();
         let key = recorded.get(&found).map_or(found, |k| (*k).clone());
-        let entry = Entry {
-            request_id: spi(row.get(2)).unwrap_or_default(),
-            status: spi(row.get(3)).unwrap_or_default(),
-            executed_at: spi::<Option<String>>(row.get(4)).unwrap_or_default().trim_matches('"').to_string(),
-        };
-        (key, entry)
+        (key, entry_of(&row))
     })
     .collect()
+}
+
+/// An entry from a row of `statements::ledger_find`: (key, request_id, status, executed_at).
+fn entry_of(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Entry {
+    Entry {
+        request_id: spi(row.get(2)).unwrap_or_default(),
+        status: spi(row.get(3)).unwrap_or_default(),
+        executed_at: spi::<Option<String>>(row.get(4)).unwrap_or_default().trim_matches('"').to_string(),
+    }
+}
+
+/// Records one finished erasure (its per-table counts in `tables`) and queues its
+/// notification on channel `erasure`; returns its request id.
+pub fn record_one(
+    client: &mut SpiClient<'_>,
+    plan: &Plan,
+    mode: &str,
+    reference: Option<&str>,
+    (key, status, tables): (&str, &str, &Value),
+) -> i64 {
+    let recorded = recorded_key(plan, key);
+    let tables = tables.to_string();
+    let row = as_ledger_owner(plan, || {
+        spi(client.update(
+            &plan.ledger.record,
+            None,
+            &[
+                plan.subject.as_str().into(),
+                mode.into(),
+                reference.into(),
+                recorded.as_str().into(),
+                status.into(),
+                tables.as_str().into(),
+                crate::security::caller().into(),
+            ],
+        ))
+    })
+    .first();
+    spi(row.get::<i64>(1)).unwrap_or_default()
 }
 
 /// Records finished erasures, one ledger row each (`(key, status, per-table counts)`), and
@@ -89,7 +127,7 @@ pub fn record(
     let tables: Vec<String> = erasures.iter().map(|e| e.2.to_string()).collect();
     as_ledger_owner(plan, || {
         spi(client.update(
-            &plan.ledger.record,
+            &plan.ledger.record_many,
             None,
             &[
                 plan.subject.as_str().into(),

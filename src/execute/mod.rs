@@ -188,8 +188,7 @@ pub fn erase_one(
     }
     let tables = report::tables(plan, decision, &rows);
     let status = report::status(decision);
-    let request_id =
-        ledger::record(client, plan, mode.as_str(), reference, &[(key.text.clone(), status, tables.clone())])[0];
+    let request_id = ledger::record_one(client, plan, mode.as_str(), reference, (&key.text, status, &tables));
     Outcome::Erased(report::erased(plan, &key.text, status, mode, why, request_id, tables))
 }
 

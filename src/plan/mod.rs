@@ -94,10 +94,13 @@ pub struct ScanTarget {
     pub statement: OwnedPreparedStatement,
 }
 
-/// Reading and writing the ledger; the arguments are described in `execute::ledger`.
+/// Reading and writing the ledger, for one key and for a batch of keys; the arguments are
+/// described in `execute::ledger`.
 pub struct LedgerStatements {
     pub find: OwnedPreparedStatement,
+    pub find_many: OwnedPreparedStatement,
     pub record: OwnedPreparedStatement,
+    pub record_many: OwnedPreparedStatement,
 }
 
 /// A table of the plan as the report names it: what the catalog says happens to its rows.
@@ -397,12 +400,15 @@ fn scan_targets(
 /// what committed meanwhile.
 fn ledger_statements(p: &Preparer<'_, '_>) -> LedgerStatements {
     let text_array = unsafe { pg_sys::get_array_type(pg_sys::TEXTOID) };
+    let text = pg_sys::TEXTOID;
+    let find = |keys: Keys, keys_type| p.writing(statements::ledger_find(keys), &[text, keys_type], "the ledger");
+    let record = |keys: Keys, list| {
+        p.writing(statements::ledger_record(keys), &[text, text, text, list, list, list, text], "the ledger")
+    };
     LedgerStatements {
-        find: p.writing(statements::LEDGER_FIND.to_string(), &[pg_sys::TEXTOID, text_array], "the ledger"),
-        record: p.writing(
-            statements::LEDGER_RECORD.to_string(),
-            &[pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTOID, text_array, text_array, text_array, pg_sys::TEXTOID],
-            "the ledger",
-        ),
+        find: find(Keys::One, text),
+        find_many: find(Keys::Batch, text_array),
+        record: record(Keys::One, text),
+        record_many: record(Keys::Batch, text_array),
     }
 }

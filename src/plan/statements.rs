@@ -8,6 +8,8 @@
 
 use pgrx::spi::{quote_identifier, quote_literal};
 
+use super::tree::Keys;
+
 /// `table.column`, both quoted.
 pub fn qualified(table: &str, column: &str) -> String {
     format!("{table}.{}", quote_identifier(column))
@@ -197,33 +199,57 @@ pub fn keys_by_digest(table: &str, key_column: &str) -> String {
     )
 }
 
-/// The erasures recorded for some keys of a subject: `$1` the subject, `$2` the keys (text[]).
-/// The digest and the condition on `status` are the unique index `ledger_subject_key`'s: without
-/// them the lookup would read the whole ledger, growing with every erasure.
-pub const LEDGER_FIND: &str = "SELECT key, request_id, status, pg_catalog.to_json(executed_at)::pg_catalog.text
+/// The erasures recorded for some keys of a subject: `$1` the subject, `$2` the keys (text[],
+/// or for `Keys::One` a text). The digest and the condition on `status` are the unique index
+/// `ledger_subject_key`'s: without them the lookup would read the whole ledger, growing with
+/// every erasure. One key compares directly, with no array to build.
+pub(super) fn ledger_find(keys: Keys) -> String {
+    let matching = match keys {
+        Keys::One => "pg_catalog.md5(key) OPERATOR(pg_catalog.=) pg_catalog.md5($2) AND key OPERATOR(pg_catalog.=) $2",
+        Keys::Batch => {
+            "pg_catalog.md5(key) OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pg_catalog.md5(k) FROM pg_catalog.unnest($2) AS k))
+    AND key OPERATOR(pg_catalog.=) ANY ($2)"
+        }
+    };
+    format!(
+        "SELECT key, request_id, status, pg_catalog.to_json(executed_at)::pg_catalog.text
    FROM erasure.ledger
   WHERE subject OPERATOR(pg_catalog.=) $1
-    AND pg_catalog.md5(key) OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pg_catalog.md5(k) FROM pg_catalog.unnest($2) AS k))
-    AND key OPERATOR(pg_catalog.=) ANY ($2)
-    AND status OPERATOR(pg_catalog.<>) 'released'";
+    AND {matching}
+    AND status OPERATOR(pg_catalog.<>) 'released'"
+    )
+}
 
 /// Records erasures and queues their notifications on channel `erasure`, in one statement:
 /// `$1` subject, `$2` mode, `$3` reference, `$4` keys, `$5` statuses, `$6` per-table counts
 /// (jsonb as text), `$7` the calling role; returns the request ids in the order of the keys.
-pub const LEDGER_RECORD: &str = "WITH recorded AS (
-    INSERT INTO erasure.ledger
-           (subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference)
-    SELECT $1, e.key, e.status, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
+/// For `Keys::One`, `$4` to `$6` are one text each and the row is one VALUES row; for a batch
+/// they are arrays, unnested in order.
+pub(super) fn ledger_record(keys: Keys) -> String {
+    let rows = match keys {
+        Keys::One => "VALUES ($1, $4, $5, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
+            CAST($6 AS pg_catalog.jsonb), $3)",
+        Keys::Batch => {
+            "SELECT $1, e.key, e.status, $2, session_user, CAST($7 AS pg_catalog.name), pg_catalog.now(),
            CAST(e.tables AS pg_catalog.jsonb), $3
       FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
                       pg_catalog.unnest($6::pg_catalog.text[]))
            WITH ORDINALITY AS e(key, status, tables, n)
-     ORDER BY e.n
+     ORDER BY e.n"
+        }
+    };
+    format!(
+        "WITH recorded AS (
+    INSERT INTO erasure.ledger
+           (subject, key, status, mode, requested_by, executed_by, executed_at, tables, reference)
+    {rows}
     RETURNING request_id, key, status)
 SELECT r.request_id,
-       pg_catalog.pg_notify('erasure', pg_catalog.format('{\"subject\":%s,\"key\":%s,\"request_id\":%s,\"status\":%s}',
+       pg_catalog.pg_notify('erasure', pg_catalog.format('{{\"subject\":%s,\"key\":%s,\"request_id\":%s,\"status\":%s}}',
            pg_catalog.to_json($1::pg_catalog.text), pg_catalog.to_json(r.key), r.request_id, pg_catalog.to_json(r.status)))
-  FROM recorded r ORDER BY r.request_id";
+  FROM recorded r ORDER BY r.request_id"
+    )
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
