@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# pg_erasure's benchmark: the extension against hand-written baselines (bench/baseline.sql) on
-# a generated shop (bench/schema.sql, bench/policies.sql), on a throwaway cluster
-# (scripts/cluster.sh). Writes its results table to BENCHMARKS.md (a smoke run: to
-# bench/results.md, which git ignores).
+# pg_erasure's benchmark: the extension against hand-written baselines on two generated shapes,
+# on a throwaway cluster (scripts/cluster.sh). Each shape is a folder: schema.sql (the tables and
+# their data), policies.sql (its erasure policy, registered with pg_erasure's API) and
+# baseline.sql (the same erasure by hand: bench_baseline_erase[_set], the same work as the engine,
+# and bench_minimal_erase[_set], the least anyone could write):
+#   bench/shop/   the large shape: a web shop, about 60 rows per customer over 12 tables;
+#   bench/erp/    the small shape: seed 004's ERP, about 25 rows per customer over 7 tables.
+# Writes its results table to BENCHMARKS.md (a smoke run: to bench/results.md, which git ignores).
 #
 #   make bench          the full run: 58 minutes measured on 2 cores (generating takes
 #                       about 3.5 s per 10,000 customers, so half an hour for the 5M-customer
@@ -10,19 +14,23 @@
 #   make bench-smoke    SMOKE=1: tiny scales and short phases, about 40 s; fails only if the
 #                       harness fails, never on a timing
 #
-# The shop is generated once into a template database; each contender then works on its own
+# A shape is generated once into a template database; each contender then works on its own
 # copy (CREATE DATABASE … TEMPLATE), erasing the same customers in the same order, and the data
-# both copies end with must be identical (the run fails otherwise). Measurements:
-#   1. single erasure: latency median and p99 of erasure.anonymize_customer(id) against
-#      bench.bench_baseline_erase(id), with 1 and 2 clients (pgbench per-transaction logs);
-#      and the refused erasure of a blocked customer, 1 client;
-#   2. bulk: erasure.anonymize_many in batches against bench.bench_baseline_erase_set;
-#   3. OLTP impact: pgbench's TPC-B-like load alone, then beside erasures at a steady rate;
-#   4. scale: the single-erasure median at each size of SCALES.
+# the copies end with must be identical (the run fails otherwise). Measurements:
+#   1. single erasure, on both shapes: latency median and p99 of erasure.anonymize_customer(id)
+#      against bench.bench_baseline_erase(id) and bench.bench_minimal_erase(id), with 1 and 2
+#      clients (pgbench per-transaction logs); and on the shop, the refused erasure of a blocked
+#      customer, 1 client;
+#   2. bulk, on both shapes: erasure.anonymize_many in batches against
+#      bench.bench_baseline_erase_set and bench.bench_minimal_erase_set;
+#   3. OLTP impact, on the shop: pgbench's TPC-B-like load alone, then beside erasures;
+#   4. scale, on the shop: the single-erasure median at each size of SCALES, against the
+#      baseline's at the same size.
 #
 # Parameters (environment). Sizes are customer counts, or below 1000 multiples of 1,000,000
 # (0.01 = 10,000 customers; 5 = 5,000,000).
-#   SCALE           size of the database of measurements 1-3           (full 1,    smoke 0.01)
+#   SCALE           size of the shop of measurements 1-3               (full 1,    smoke 0.01)
+#   ERP_SCALE       size of the ERP of measurements 1-2                (full 0.1,  smoke 0.005)
 #   SCALES          sizes of measurement 4, space-separated            (full "0.1 1 5", smoke "0.002 0.01")
 #   DURATION        seconds of the OLTP load alone, and as many beside  (full 120,  smoke 6)
 #                   the erasures, in OLTP_ROUNDS alternating segments    (full 4,    smoke 2)
@@ -41,11 +49,11 @@ source scripts/cluster.sh
 
 if [ "${SMOKE:-0}" = 1 ]; then
   : "${RESULTS:=bench/results.md}"
-  : "${SCALE:=0.01}" "${SCALES:=0.002 0.01}" "${DURATION:=6}" "${OLTP_ROUNDS:=2}" "${ERASURES:=200}" \
+  : "${SCALE:=0.01}" "${ERP_SCALE:=0.005}" "${SCALES:=0.002 0.01}" "${DURATION:=6}" "${OLTP_ROUNDS:=2}" "${ERASURES:=200}" \
     "${OLTP_SCALE:=2}" "${SHARED_BUFFERS:=256MB}"
 else
   : "${RESULTS:=BENCHMARKS.md}"
-  : "${SCALE:=1}" "${SCALES:=0.1 1 5}" "${DURATION:=120}" "${OLTP_ROUNDS:=4}" "${ERASURES:=5000}" \
+  : "${SCALE:=1}" "${ERP_SCALE:=0.1}" "${SCALES:=0.1 1 5}" "${DURATION:=120}" "${OLTP_ROUNDS:=4}" "${ERASURES:=5000}" \
     "${OLTP_SCALE:=10}" "${SHARED_BUFFERS:=4GB}"
 fi
 : "${BULK:=100000}" "${BATCH:=1000}" "${ERASE_RATE:=20}" "${SCALE_ROUNDS:=5}" "${REFUSALS:=$((ERASURES / 5))}"
@@ -75,8 +83,12 @@ query() { psql -At -d "$1" -c "$2"; }
 seconds_since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
 CUSTOMERS=$(customers_of "$SCALE")
-BULK_BATCHES=$(awk -v b="$BULK" -v c="$CUSTOMERS" -v n="$BATCH" 'BEGIN { x = int(b * c / 1000000 / n + 0.5); print (x < 1 ? 1 : x) }')
+ERP_CUSTOMERS=$(customers_of "$ERP_SCALE")
+# Batches of the bulk measurement on a database of $1 customers.
+bulk_batches_of() { awk -v b="$BULK" -v c="$1" -v n="$BATCH" 'BEGIN { x = int(b * c / 1000000 / n + 0.5); print (x < 1 ? 1 : x) }'; }
+BULK_BATCHES=$(bulk_batches_of "$CUSTOMERS")
 BULK_CUSTOMERS=$((BULK_BATCHES * BATCH))
+ERP_BULK_BATCHES=$(bulk_batches_of "$ERP_CUSTOMERS")
 SEGMENT=$((DURATION / OLTP_ROUNDS))
 OLTP_ERASURES=$((ERASE_RATE * SEGMENT * OLTP_ROUNDS))
 [ "$SEGMENT" -ge 1 ] || die "DURATION ($DURATION s) must hold OLTP_ROUNDS ($OLTP_ROUNDS) segments of at least 1 s"
@@ -110,24 +122,24 @@ WORK=$(mktemp -d /tmp/pg_erasure-bench.XXXXXX)
 trap 'cluster_stop; rm -rf "$WORK"' EXIT
 psql -d postgres -c "CREATE EXTENSION pg_stat_statements"
 
-# Generates the shop at a size into a new database, with its erasure policy, the baselines and
-# the erasure queues; sets GENERATED (seconds spent generating the data).
-load_shop() {
-  local db=$1 customers=$2 bulk=$3 start errors
-  log "$db: generating $customers customers"
+# Generates a shape ($1: shop or erp) at a size into a new database, with its erasure policy, the
+# baselines and the erasure queues; sets GENERATED (seconds spent generating the data).
+load_shape() {
+  local shape=$1 db=$2 customers=$3 bulk=$4 start errors
+  log "$db: generating $customers customers ($shape)"
   psql -d postgres -c "CREATE DATABASE \"$db\""
   start=$(date +%s.%N)
-  psql -d "$db" -v customers="$customers" -f bench/schema.sql
+  psql -d "$db" -v customers="$customers" -f "bench/$shape/schema.sql"
   GENERATED=$(seconds_since "$start")
   log "$db: generated in $GENERATED s"
   psql -d "$db" -c "CREATE EXTENSION pg_erasure"
-  psql -d "$db" -f bench/policies.sql >/dev/null
+  psql -d "$db" -f "bench/$shape/policies.sql" >/dev/null
   errors=$(query "$db" "SELECT count(*) FROM erasure.check() WHERE severity = 'error'")
   if [ "$errors" != 0 ]; then
     psql -d "$db" -c "SELECT * FROM erasure.check() WHERE severity = 'error'" >&2
-    die "erasure.check() reports $errors errors for bench/policies.sql"
+    die "erasure.check() reports $errors errors for bench/$shape/policies.sql"
   fi
-  psql -d "$db" -f bench/baseline.sql
+  psql -d "$db" -f "bench/$shape/baseline.sql"
   psql -d "$db" -v bulk="$bulk" -v batch="$BATCH" -f bench/workload.sql
 }
 
@@ -138,17 +150,20 @@ require_queue() {
   [ "$have" -ge "$2" ] || die "$1 has $have erasable customers in bench.single_queue, $2 needed"
 }
 
+# copy_template db [template]
 copy_template() {
-  psql -d postgres -c "CREATE DATABASE \"$1\" TEMPLATE bench_template STRATEGY FILE_COPY"
+  psql -d postgres -c "CREATE DATABASE \"$1\" TEMPLATE \"${2:-bench_template}\" STRATEGY FILE_COPY"
 }
 
 drop_database() { psql -d postgres -c "DROP DATABASE \"$1\""; }
 
-# The number of erasures a contender's ledger records.
+# The number of erasures a contender made: what its ledger records (the minimal one keeps
+# none: its anonymized customers).
 ledger_count() {
   case $2 in
     engine) query "$1" "SELECT count(*) FROM erasure.ledger" ;;
     baseline) query "$1" "SELECT count(*) FROM bench.erasure_ledger" ;;
+    minimal) query "$1" "SELECT count(*) FROM bench.customers WHERE anonymized_at IS NOT NULL" ;;
   esac
 }
 
@@ -182,13 +197,16 @@ deadlocks_of() { query "$1" "SELECT deadlocks FROM pg_stat_database WHERE datnam
 # Blocks a database read from outside shared_buffers so far (a backend reports at its exit).
 blocks_read_of() { query "$1" "SELECT blks_read FROM pg_stat_database WHERE datname = '$1'"; }
 
-# One number per table of what an erasure leaves: identical in both contenders' copies once they
+# One number per table of what an erasure leaves: identical in every contender's copy once they
 # erased the same customers (anonymized_at holds each erasure's own time, so only its presence
-# counts), and the erased customers' keys from the ledger.
+# counts), every table of schema bench but the queues and the baseline's ledger; and the erased
+# customers' keys from the ledger (the minimal contender keeps none).
 fingerprint() {
-  local tables="customers addresses orders order_items payments invoices subscriptions appointments
-                support_tickets email_log activity_log webhook_log" t sql=""
-  for t in $tables; do
+  local t sql=""
+  for t in $(query "$1" "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = 'bench' AND c.relkind = 'r'
+                            AND c.relname NOT IN ('bulk_queue', 'single_queue', 'blocked_queue', 'erasure_ledger')
+                          ORDER BY 1"); do
     [ -z "$sql" ] || sql+=" UNION ALL "
     if [ "$t" = customers ]; then
       sql+="SELECT '$t', count(*), sum(hashtext((to_jsonb(x) - 'anonymized_at')::text)), count(x.anonymized_at) FROM bench.\"$t\" x"
@@ -203,6 +221,59 @@ fingerprint() {
   query "$1" "$sql ORDER BY 1"
 }
 
+# Fails unless every contender's copy ($1: the shape, then the contenders) holds the same data
+# as the engine's (and, but for the minimal one, the same ledger).
+same_data() {
+  local shape=$1 c engine
+  shift
+  engine=$(fingerprint "bench_${shape}_engine" engine | grep -v '^ledger|')
+  for c in "$@"; do
+    [ "$c" = engine ] && continue
+    log "$shape: comparing the data $c left with the engine's"
+    if [ "$engine" != "$(fingerprint "bench_${shape}_$c" "$c" | grep -v '^ledger|')" ]; then
+      diff <(echo "$engine") <(fingerprint "bench_${shape}_$c" "$c" | grep -v '^ledger|') >&2 || true
+      die "pg_erasure and $c left different data on the $shape (table|rows|hash|anonymized): bench/$shape/baseline.sql no longer does what bench/$shape/policies.sql says"
+    fi
+  done
+}
+
+# Measurements 1 and 2 on a shape ($1), each contender on its own copy bench_<shape>_<contender>
+# of template $2, with $3 bulk batches: R[<shape>.single<clients>.<contender>] and
+# R[<shape>.bulk.<contender>].
+single_and_bulk() {
+  local shape=$1 template=$2 batches=$3 clients contender db before done_now erased
+  local contenders=(engine baseline minimal)
+  for contender in "${contenders[@]}"; do
+    log "$shape, $contender: copying the template"
+    copy_template "bench_${shape}_$contender" "$template"
+  done
+  for clients in 1 2; do
+    for contender in "${contenders[@]}"; do
+      db=bench_${shape}_$contender
+      log "$shape, $contender: $ERASURES single erasures, $clients client(s)"
+      before=$(ledger_count "$db" "$contender")
+      psql -d "$db" -c "CHECKPOINT"
+      pgbench_ok "$WORK/$shape-single$clients-$contender.out" -n -c "$clients" -j "$clients" -t $((ERASURES / clients)) \
+        -f "bench/erase_$contender.sql" --log --log-prefix="$WORK/log.$shape-single$clients-$contender" "$db"
+      done_now=$(($(ledger_count "$db" "$contender") - before))
+      [ "$done_now" -eq $((ERASURES / clients * clients)) ] \
+        || die "$contender erased $done_now customers of the $shape, $((ERASURES / clients * clients)) expected"
+      R[$shape.single$clients.$contender]=$(latency_stats "$WORK/log.$shape-single$clients-$contender".*)
+    done
+  done
+  for contender in "${contenders[@]}"; do
+    db=bench_${shape}_$contender
+    log "$shape, $contender: bulk, $batches batches of $BATCH"
+    before=$(ledger_count "$db" "$contender")
+    psql -d "$db" -c "CHECKPOINT"
+    pgbench_ok "$WORK/$shape-bulk-$contender.out" -n -c 1 -t "$batches" -f "bench/bulk_$contender.sql" \
+      --log --log-prefix="$WORK/log.$shape-bulk-$contender" "$db"
+    erased=$(($(ledger_count "$db" "$contender") - before))
+    R[$shape.bulk.$contender]="$erased $(busy_seconds "$WORK/log.$shape-bulk-$contender".*)"
+  done
+  same_data "$shape" "${contenders[@]}"
+}
+
 # The statements run inside functions (the erasures) that took the most time in a database, as
 # markdown table rows.
 top_statements() {
@@ -215,10 +286,30 @@ top_statements() {
      ORDER BY s.total_exec_time DESC LIMIT 10"
 }
 
-# -------------------------------------------------------------------------------------------
-# The template: the shop at SCALE with the OLTP tables beside it.
+declare -A R   # results, by "measure.contender"
 
-load_shop bench_template "$CUSTOMERS" "$BULK_CUSTOMERS"
+# -------------------------------------------------------------------------------------------
+# The small shape: the ERP at ERP_SCALE, measurements 1 and 2. Every copy exists side by side
+# and every measurement runs the contenders in turn, so that a drift of the machine's speed
+# does not favour whichever runs first.
+
+load_shape erp bench_erp_template "$ERP_CUSTOMERS" $((ERP_BULK_BATCHES * BATCH))
+ERP_GENERATED=$GENERATED
+require_queue bench_erp_template $((2 * ERASURES))
+ERP_SIZE=$(query postgres "SELECT pg_size_pretty(pg_database_size('bench_erp_template'))")
+ERP_BLOCKED=$(query bench_erp_template "SELECT count(*) FROM bench.customers c WHERE bench.blocked(c.id)")
+# Rows per customer in the registered tables, from the statistics schema.sql's VACUUM ANALYZE left.
+ERP_ROWS=$(query bench_erp_template "SELECT round(sum(c.reltuples)::numeric / $ERP_CUSTOMERS, 1)
+                                       FROM erasure.tables t JOIN pg_class c ON c.oid = t.tbl")
+ERP_ROWS=$(awk -v r="$ERP_ROWS" 'BEGIN { printf "%.1f", r + 1 }')   # and the customer's own row
+single_and_bulk erp bench_erp_template "$ERP_BULK_BATCHES"
+R[top.erp]=$(top_statements bench_erp_engine)
+for db in bench_erp_engine bench_erp_baseline bench_erp_minimal bench_erp_template; do drop_database "$db"; done
+
+# -------------------------------------------------------------------------------------------
+# The large shape: the shop at SCALE with the OLTP tables beside it, measurements 1 to 3.
+
+load_shape shop bench_template "$CUSTOMERS" "$BULK_CUSTOMERS"
 MAIN_GENERATED=$GENERATED
 pgbench -i -q -s "$OLTP_SCALE" bench_template >"$WORK/pgbench-init.out" 2>&1 \
   || { cat "$WORK/pgbench-init.out" >&2; die "pgbench -i"; }
@@ -228,39 +319,16 @@ CHECK_FINDINGS=$(query bench_template "
   SELECT coalesce(string_agg(format('%s %s%s: %s', severity, tbl, coalesce('.' || col, ''), problem), E'\n'
                              ORDER BY severity, tbl::text, col), 'none')
     FROM erasure.check()")
-BLOCKED=$(query bench_template "SELECT count(*) FROM bench.customers c
-  WHERE EXISTS (SELECT FROM bench.orders o WHERE o.customer_id = c.id AND o.status = 'awaiting_payment')
-     OR EXISTS (SELECT FROM bench.subscriptions s WHERE s.customer_id = c.id AND s.status = 'active')")
+BLOCKED=$(query bench_template "SELECT count(*) FROM bench.customers c WHERE bench.blocked(c.id)")
 
-declare -A R   # results, by "measure.contender"
-CONTENDERS=(engine baseline)
-
-# Both copies exist side by side and every measurement runs both contenders in turn, so that a
-# drift of the machine's speed does not favour whichever runs first.
-for contender in "${CONTENDERS[@]}"; do
-  log "$contender: copying the template"
-  copy_template "bench_$contender"
-done
-
-for clients in 1 2; do
-  for contender in "${CONTENDERS[@]}"; do
-    db=bench_$contender
-    log "$contender: $ERASURES single erasures, $clients client(s)"
-    before=$(ledger_count "$db" "$contender")
-    psql -d "$db" -c "CHECKPOINT"
-    pgbench_ok "$WORK/single$clients-$contender.out" -n -c "$clients" -j "$clients" -t $((ERASURES / clients)) \
-      -f "bench/erase_$contender.sql" --log --log-prefix="$WORK/log.single$clients-$contender" "$db"
-    done_now=$(($(ledger_count "$db" "$contender") - before))
-    [ "$done_now" -eq $((ERASURES / clients * clients)) ] \
-      || die "$contender erased $done_now customers, $((ERASURES / clients * clients)) expected"
-    R[single$clients.$contender]=$(latency_stats "$WORK/log.single$clients-$contender".*)
-  done
-done
+single_and_bulk shop bench_template "$BULK_BATCHES"
+drop_database bench_shop_minimal
 
 # Refused erasures of blocked customers: they lock the customer's rows, then the blockers refuse;
 # a refusal changes nothing, so the queue may cycle.
+CONTENDERS=(engine baseline)
 for contender in "${CONTENDERS[@]}"; do
-  db=bench_$contender
+  db=bench_shop_$contender
   log "$contender: $REFUSALS refused erasures of blocked customers"
   pgbench_ok "$WORK/refused-$contender.out" -n -c 1 -t "$REFUSALS" -f "bench/refuse_$contender.sql" \
     --log --log-prefix="$WORK/log.refused-$contender" "$db"
@@ -273,23 +341,12 @@ for contender in "${CONTENDERS[@]}"; do
   R[refused.$contender]=$(latency_stats "$WORK/log.refused-$contender".*)
 done
 
-for contender in "${CONTENDERS[@]}"; do
-  db=bench_$contender
-  log "$contender: bulk, $BULK_BATCHES batches of $BATCH"
-  before=$(ledger_count "$db" "$contender")
-  psql -d "$db" -c "CHECKPOINT"
-  pgbench_ok "$WORK/bulk-$contender.out" -n -c 1 -t "$BULK_BATCHES" -f "bench/bulk_$contender.sql" \
-    --log --log-prefix="$WORK/log.bulk-$contender" "$db"
-  erased=$(($(ledger_count "$db" "$contender") - before))
-  R[bulk.$contender]="$erased $(busy_seconds "$WORK/log.bulk-$contender".*)"
-done
-
 # OLTP: rounds of a segment of the load alone, then a segment of the load beside the erasures,
 # each contender in turn; TPC-B's throughput on two cores varies by a third from one run to
 # the next, and alternating spreads that over both conditions and both contenders.
 declare -A ERASED_BEFORE DEADLOCKS_BEFORE FAILURES
 for contender in "${CONTENDERS[@]}"; do
-  db=bench_$contender
+  db=bench_shop_$contender
   # After the bulk run, as the README advises; otherwise autovacuum cleans up during the rounds.
   psql -d "$db" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
   ERASED_BEFORE[$contender]=$(ledger_count "$db" "$contender")
@@ -298,7 +355,7 @@ for contender in "${CONTENDERS[@]}"; do
 done
 for round in $(seq "$OLTP_ROUNDS"); do
   for contender in "${CONTENDERS[@]}"; do
-    db=bench_$contender
+    db=bench_shop_$contender
     log "$contender: OLTP round $round/$OLTP_ROUNDS, $SEGMENT s alone, then $SEGMENT s beside $ERASE_RATE erasures per second"
     pgbench_ok "$WORK/oltp-alone-$contender-$round.out" -n -c 2 -j 2 -T "$SEGMENT" -b tpcb-like "$db"
     # Failures here are measured, not fatal: each side's exit status is kept.
@@ -319,23 +376,16 @@ for round in $(seq "$OLTP_ROUNDS"); do
 done
 sleep 1   # the pgbench sessions report their statistics as they exit
 for contender in "${CONTENDERS[@]}"; do
-  db=bench_$contender
+  db=bench_shop_$contender
   erased=$(($(ledger_count "$db" "$contender") - ERASED_BEFORE[$contender]))
   errors=$((FAILURES[$contender] + OLTP_ERASURES - erased))
   deadlocks=$(($(deadlocks_of "$db") - DEADLOCKS_BEFORE[$contender]))
   R[oltp.$contender]="$(tps_summary "$WORK/oltp-alone-$contender-"*.out) $(tps_summary "$WORK/oltp-load-$contender-"*.out) $erased $errors $deadlocks"
   R[oltp_latency.$contender]=$(latency_stats "$WORK/log.oltp-erase-$contender-"* || echo "- - 0")
-
-  R[top.$contender]=$(top_statements "$db")
-  log "$contender: fingerprinting the data left"
-  R[fingerprint.$contender]=$(fingerprint "$db" "$contender")
-  drop_database "$db"
 done
-
-if [ "${R[fingerprint.engine]}" != "${R[fingerprint.baseline]}" ]; then
-  diff <(echo "${R[fingerprint.engine]}") <(echo "${R[fingerprint.baseline]}") >&2 || true
-  die "pg_erasure and the baseline left different data (table|rows|hash|anonymized): bench/baseline.sql no longer does what bench/policies.sql says"
-fi
+R[top.shop]=$(top_statements bench_shop_engine)
+same_data shop engine baseline
+for contender in "${CONTENDERS[@]}"; do drop_database "bench_shop_$contender"; done
 
 # -------------------------------------------------------------------------------------------
 # Scale: the same single erasure on shops of several sizes, the main size first while its
@@ -355,7 +405,7 @@ for n in "${scale_list[@]}"; do
   fi
   if [ "$template" = 1 ]; then drop_database bench_template; template=0; fi
   if [ -z "${GEN[$n]:-}" ]; then
-    load_shop "$db" "$n" 0
+    load_shape shop "$db" "$n" 0
     GEN[$n]=$GENERATED
   fi
   require_queue "$db" $((2 * ERASURES))
@@ -399,16 +449,22 @@ ms() { echo "$1 ms"; }
     echo "below mean nothing and no target is judged on them."
     echo
   fi
-  echo "pg_erasure against hand-written baselines doing the same work (\`bench/baseline.sql\`), on a"
-  echo "generated shop (\`bench/schema.sql\`) erased by the policy of \`bench/policies.sql\`. Each"
-  echo "contender works on its own copy of one template database and erases the same customers in"
-  echo "the same random order; the run checks that both copies end with identical data."
+  echo "pg_erasure against hand-written baselines on two generated shapes, each registered with"
+  echo "pg_erasure's API (\`policies.sql\`) and written by hand (\`baseline.sql\`) twice: the same work"
+  echo "as the engine (locks, blockers, the changes, a ledger row with an idempotency check, a"
+  echo "notification) and the minimal erasure (locks, blockers and the changes; in bulk, the changes"
+  echo "only). Each contender works on its own copy of one template database and erases the same"
+  echo "customers in the same random order; the run checks that all copies end with identical data."
+  echo
+  echo "- **shop** (\`bench/shop/\`), the large shape: a web shop, 12 tables, about 60 rows per customer."
+  echo "- **erp** (\`bench/erp/\`), the small shape: seed 004's ERP, 7 tables, about $ERP_ROWS rows per customer"
+  echo "  (customers, branches, orders, order rows, invoices retained, tickets, credit checks deleted), two blockers."
   echo
   echo "## Run"
   echo
   echo "| | |"
   echo "| --- | --- |"
-  echo "| command | \`${BENCH_COMMAND:-bash bench/run.sh}\` with SCALE=$SCALE SCALES=\"$SCALES\" DURATION=$DURATION OLTP_ROUNDS=$OLTP_ROUNDS ERASURES=$ERASURES SCALE_ROUNDS=$SCALE_ROUNDS BULK=$BULK BATCH=$BATCH ERASE_RATE=$ERASE_RATE OLTP_SCALE=$OLTP_SCALE |"
+  echo "| command | \`${BENCH_COMMAND:-bash bench/run.sh}\` with SCALE=$SCALE ERP_SCALE=$ERP_SCALE SCALES=\"$SCALES\" DURATION=$DURATION OLTP_ROUNDS=$OLTP_ROUNDS ERASURES=$ERASURES SCALE_ROUNDS=$SCALE_ROUNDS BULK=$BULK BATCH=$BATCH ERASE_RATE=$ERASE_RATE OLTP_SCALE=$OLTP_SCALE |"
   echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
   echo "| commit | $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src sql 2>/dev/null || echo ' with uncommitted changes in src/ or sql/') |"
   echo "| CPU | $(nproc) × $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1) |"
@@ -417,30 +473,35 @@ ms() { echo "$1 ms"; }
   echo "| pg_erasure | $(query postgres "SELECT default_version FROM pg_available_extensions WHERE name = 'pg_erasure'"), $BUILD |"
   echo "| settings | ${SETTINGS[*]} fsync=off (scripts/cluster.sh); everything else default |"
   echo "| shop | $CUSTOMERS customers, $BLOCKED of them blocked; $TEMPLATE_SIZE with the OLTP tables; generated in $MAIN_GENERATED s |"
-  echo "| erasure.check() | $(echo "$CHECK_FINDINGS" | sed ':a;N;$!ba;s/\n/; /g;s/|/\\|/g') |"
+  echo "| erp | $ERP_CUSTOMERS customers, $ERP_BLOCKED of them blocked; $ERP_SIZE; generated in $ERP_GENERATED s |"
+  echo "| erasure.check() on the shop | $(echo "$CHECK_FINDINGS" | sed ':a;N;$!ba;s/\n/; /g;s/|/\\|/g') |"
   echo
   echo "## 1. Single erasure"
   echo
   echo "Latency of one erasure per transaction, from pgbench's per-transaction logs ($ERASURES"
-  echo "erasures per row; with 2 clients, $((ERASURES / 2)) each)."
+  echo "erasures per row; with 2 clients, $((ERASURES / 2)) each). The target compares pg_erasure with"
+  echo "the same work by hand; the minimal erasure shows what the ledger and the checks cost anyone."
   echo
-  echo "| clients | statistic | pg_erasure | baseline (PL/pgSQL) | ratio | target | result |"
-  echo "| --- | --- | --- | --- | --- | --- | --- |"
-  for clients in 1 2; do
-    for stat in median:1:1.25 p99:2:2; do
-      IFS=: read -r name i limit <<<"$stat"
-      e=$(field "single$clients.engine" "$i")
-      b=$(field "single$clients.baseline" "$i")
-      r=$(ratio "$e" "$b")
-      echo "| $clients | $name | $(ms "$e") | $(ms "$b") | $r | ≤ $limit× | $(verdict "$r" "<=" "$limit") |"
+  echo "| shape | clients | statistic | pg_erasure | same work (PL/pgSQL) | minimal (PL/pgSQL) | ratio to same work | ratio to minimal | target | result |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  for shape in erp shop; do
+    for clients in 1 2; do
+      for stat in median:1:1.1 p99:2:1.5; do
+        IFS=: read -r name i limit <<<"$stat"
+        e=$(field "$shape.single$clients.engine" "$i")
+        b=$(field "$shape.single$clients.baseline" "$i")
+        m=$(field "$shape.single$clients.minimal" "$i")
+        r=$(ratio "$e" "$b")
+        echo "| $shape | $clients | $name | $(ms "$e") | $(ms "$b") | $(ms "$m") | $r | $(ratio "$e" "$m") | ≤ $limit× | $(verdict "$r" "<=" "$limit") |"
+      done
     done
   done
   echo
-  echo "Refused erasures of blocked customers (an order awaiting payment, an active subscription):"
-  echo "both lock every row they would change before the blockers look, then refuse (55000, caught"
-  echo "by \`bench.refused()\`, which both go through); $REFUSALS refusals, 1 client."
+  echo "Refused erasures of blocked customers on the shop (an order awaiting payment, an active"
+  echo "subscription): both lock every row they would change before the blockers look, then refuse"
+  echo "(55000, caught by \`bench.refused()\`, which both go through); $REFUSALS refusals, 1 client."
   echo
-  echo "| statistic | pg_erasure | baseline (PL/pgSQL) | ratio | target | result |"
+  echo "| statistic | pg_erasure | same work (PL/pgSQL) | ratio | target | result |"
   echo "| --- | --- | --- | --- | --- | --- |"
   for stat in median:1:1.25 p99:2:2; do
     IFS=: read -r name i limit <<<"$stat"
@@ -452,19 +513,32 @@ ms() { echo "$1 ms"; }
   echo
   echo "## 2. Bulk erasure"
   echo
-  echo "$BULK_CUSTOMERS random customers (the blocked ones included, and skipped by both) in"
-  echo "$BULK_BATCHES batches of $BATCH, one transaction per batch, 1 client:"
-  echo "\`erasure.anonymize_many('customer', ids)\` against the set-based"
-  echo "\`bench.bench_baseline_erase_set(ids)\`."
+  echo "Random customers (the blocked ones included, and skipped by all) in batches of $BATCH, one"
+  echo "transaction per batch, 1 client ($ERP_BULK_BATCHES batches on the erp, $BULK_BATCHES on the shop):"
+  echo "\`erasure.anonymize_many('customer', ids)\` against the set-based \`bench.bench_baseline_erase_set(ids)\`"
+  echo "(the same work: locks, blockers, a ledger row and a notification per customer) and"
+  echo "\`bench.bench_minimal_erase_set(ids)\` (one UPDATE or DELETE per table, no locks, no ledger)."
   echo
-  echo "| | pg_erasure | baseline (set-based SQL) | ratio | target | result |"
-  echo "| --- | --- | --- | --- | --- | --- |"
-  e_rate=$(awk -v n="$(field bulk.engine 1)" -v s="$(field bulk.engine 2)" 'BEGIN { printf "%.0f", n / s }')
-  b_rate=$(awk -v n="$(field bulk.baseline 1)" -v s="$(field bulk.baseline 2)" 'BEGIN { printf "%.0f", n / s }')
-  r=$(ratio "$e_rate" "$b_rate")
-  echo "| customers erased | $(field bulk.engine 1) | $(field bulk.baseline 1) | | | |"
-  echo "| seconds | $(field bulk.engine 2) | $(field bulk.baseline 2) | | | |"
-  echo "| customers per second | $e_rate | $b_rate | $r | ≥ 0.8× | $(verdict "$r" ">=" 0.8) |"
+  echo "| shape | | pg_erasure | same work (set-based) | minimal (set-based) |"
+  echo "| --- | --- | --- | --- | --- |"
+  declare -A rate
+  for shape in erp shop; do
+    for c in engine baseline minimal; do
+      rate[$c]=$(awk -v n="$(field "$shape.bulk.$c" 1)" -v s="$(field "$shape.bulk.$c" 2)" 'BEGIN { printf "%.0f", n / s }')
+    done
+    echo "| $shape | customers erased | $(field "$shape.bulk.engine" 1) | $(field "$shape.bulk.baseline" 1) | $(field "$shape.bulk.minimal" 1) |"
+    echo "| $shape | seconds | $(field "$shape.bulk.engine" 2) | $(field "$shape.bulk.baseline" 2) | $(field "$shape.bulk.minimal" 2) |"
+    echo "| $shape | customers per second | ${rate[engine]} | ${rate[baseline]} | ${rate[minimal]} |"
+    R[$shape.bulk.ratio_same]=$(ratio "${rate[engine]}" "${rate[baseline]}")
+    R[$shape.bulk.ratio_minimal]=$(ratio "${rate[engine]}" "${rate[minimal]}")
+  done
+  echo
+  echo "| shape | ratio | value | target | result |"
+  echo "| --- | --- | --- | --- | --- |"
+  for shape in erp shop; do
+    echo "| $shape | pg_erasure / same work | ${R[$shape.bulk.ratio_same]} | ≥ 1.0× | $(verdict "${R[$shape.bulk.ratio_same]}" ">=" 1.0) |"
+    echo "| $shape | pg_erasure / minimal | ${R[$shape.bulk.ratio_minimal]} | ≥ 0.8× | $(verdict "${R[$shape.bulk.ratio_minimal]}" ">=" 0.8) |"
+  done
   echo
   echo "## 3. OLTP impact"
   echo
@@ -486,37 +560,34 @@ ms() { echo "$1 ms"; }
   echo
   echo "## 4. Scale"
   echo
-  echo "The single erasure (1 client, $ERASURES erasures per contender, in $SCALE_ROUNDS rounds taken in turn;"
-  echo "each erases the next customers of the same queue) on shops of several sizes; the target compares"
-  echo "pg_erasure's median at the largest size with the smallest. Blocks read: buffers each erasure"
-  echo "had to read from outside shared_buffers (pg_stat_database.blks_read), which grow with the"
-  echo "share of the database that does not fit in memory."
+  echo "The single erasure on the shop (1 client, $ERASURES erasures per contender, in $SCALE_ROUNDS rounds taken"
+  echo "in turn; each erases the next customers of the same queue) at several sizes, against the same"
+  echo "work by hand at the same size. Blocks read: buffers each erasure had to read from outside"
+  echo "shared_buffers (pg_stat_database.blks_read), which grow with the share of the database that"
+  echo "does not fit in memory: an erasure there is bound by the pages it must read, for anyone."
   echo
-  echo "| customers | database | generated in | pg_erasure median | pg_erasure p99 | baseline median | baseline p99 | blocks read per erasure (pg_erasure / baseline) | pg_erasure median / smallest |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| customers | database | generated in | pg_erasure median | pg_erasure p99 | same work median | same work p99 | ratio of medians | blocks read per erasure (pg_erasure / same work) | target | result |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   mapfile -t sorted < <(printf '%s\n' "${scale_list[@]}" | sort -n)
-  smallest=$(field "scale${sorted[0]}.engine" 1)
   for n in "${sorted[@]}"; do
-    echo "| $n | ${R[scale$n.size]} | ${GEN[$n]} s | $(ms "$(field "scale$n.engine" 1)") | $(ms "$(field "scale$n.engine" 2)") | $(ms "$(field "scale$n.baseline" 1)") | $(ms "$(field "scale$n.baseline" 2)") | $(field "scale$n.engine" 4) / $(field "scale$n.baseline" 4) | $(ratio "$(field "scale$n.engine" 1)" "$smallest") |"
+    r=$(ratio "$(field "scale$n.engine" 1)" "$(field "scale$n.baseline" 1)")
+    e_read=$(field "scale$n.engine" 4)
+    b_read=$(field "scale$n.baseline" 4)
+    ok=$(awk -v r="$r" -v e="$e_read" -v b="$b_read" 'BEGIN { print (r != "-" && r <= 1.1 && e <= b) ? "met" : "missed" }')
+    echo "| $n | ${R[scale$n.size]} | ${GEN[$n]} s | $(ms "$(field "scale$n.engine" 1)") | $(ms "$(field "scale$n.engine" 2)") | $(ms "$(field "scale$n.baseline" 1)") | $(ms "$(field "scale$n.baseline" 2)") | $r | $e_read / $b_read | ≤ 1.1×, blocks ≤ same work's | $ok |"
   done
-  largest=${sorted[-1]}
-  r=$(ratio "$(field "scale$largest.engine" 1)" "$smallest")
-  echo
-  echo "| target | result |"
-  echo "| --- | --- |"
-  echo "| median at $largest customers ≤ 1.2× median at ${sorted[0]} ($r×) | $(verdict "$r" "<=" 1.2) |"
   echo
   echo "## Where the time goes"
   echo
-  echo "The statements run inside the erasure functions that took the most time in each contender's"
-  echo "database over measurements 1-3 (pg_stat_statements, nested statements only)."
-  for contender in engine baseline; do
+  echo "The statements pg_erasure ran inside its functions that took the most time, per shape, over"
+  echo "its measurements (pg_stat_statements, nested statements only; the shop's include the OLTP rounds)."
+  for shape in erp shop; do
     echo
-    echo "$([ "$contender" = engine ] && echo "pg_erasure" || echo "Baseline"):"
+    echo "$shape:"
     echo
     echo "| calls | mean ms | total s | statement |"
     echo "| --- | --- | --- | --- |"
-    echo "${R[top.$contender]}"
+    echo "${R[top.$shape]}"
   done
 } >"$WORK/results.md"
 

@@ -30,8 +30,7 @@ INSERT INTO "bench"."single_queue"
 SELECT row_number() OVER (ORDER BY pg_catalog.hashint8extended(c."id", 2)), c."id"
   FROM "bench"."customers" c
  WHERE NOT EXISTS (SELECT FROM "bench"."bulk_queue" b WHERE b."customer_id" = c."id")
-   AND NOT EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = c."id" AND o."status" = 'awaiting_payment')
-   AND NOT EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = c."id" AND s."status" = 'active');
+   AND NOT "bench"."blocked"(c."id");
 
 CREATE TABLE "bench"."blocked_queue" (
     "seq"         bigint PRIMARY KEY,
@@ -41,8 +40,7 @@ INSERT INTO "bench"."blocked_queue"
 SELECT row_number() OVER (ORDER BY pg_catalog.hashint8extended(c."id", 3)), c."id"
   FROM "bench"."customers" c
  WHERE NOT EXISTS (SELECT FROM "bench"."bulk_queue" b WHERE b."customer_id" = c."id")
-   AND (EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = c."id" AND o."status" = 'awaiting_payment')
-        OR EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = c."id" AND s."status" = 'active'));
+   AND "bench"."blocked"(c."id");
 -- The refused erasure of a blocked customer, caught, for both contenders: 'refused' when the
 -- blockers refused it (55000), as both must.
 CREATE FUNCTION "bench"."refused"(erasure text, id bigint) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,5 +1,5 @@
 -- The benchmark shop's erasure policy, registered with pg_erasure's API as a migration would.
--- bench/baseline.sql does the same work by hand: change one, change the other.
+-- bench/shop/baseline.sql does the same work by hand: change one, change the other.
 
 SELECT erasure.register_subject('customer', 'bench.customers',
        summary_columns => '{full_name,tax_id,email}');

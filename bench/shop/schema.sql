@@ -1,7 +1,7 @@
 -- The benchmark shop: twelve tables in schema "bench", shaped like the seed's web shop, filled
 -- set-based at a given size.
 --
---   psql -X -v ON_ERROR_STOP=1 -v customers=1000000 -f bench/schema.sql
+--   psql -X -v ON_ERROR_STOP=1 -v customers=1000000 -f bench/shop/schema.sql
 --
 -- Fan-out per customer, on average: 1.5 addresses, 5 orders, 15 order items, 5 payments,
 -- 5 invoices, 0.3 subscriptions, 1 appointment, 0.5 support tickets and 30 log rows (10 e-mails,

@@ -1,10 +1,13 @@
--- The baselines pg_erasure is measured against: the erasure of bench/policies.sql written by
--- hand, as a competent DBA would, for the same schema (bench/schema.sql).
+-- The baselines pg_erasure is measured against: the erasure of bench/shop/policies.sql written by
+-- hand, as a competent DBA would, for the same schema (bench/shop/schema.sql).
 --
 --   bench.bench_baseline_erase(id)         one customer, PL/pgSQL, the competitor of
 --                                          erasure.anonymize_customer(id);
---   bench.bench_baseline_erase_set(ids)    a set of customers, set-based statements: the floor
---                                          for erasure.anonymize_many('customer', ids).
+--   bench.bench_baseline_erase_set(ids)    a set of customers, set-based statements, the same
+--                                          work as erasure.anonymize_many('customer', ids);
+--   bench.bench_minimal_erase(id)          the least anyone could write: the locks, the
+--   bench.bench_minimal_erase_set(ids)     blockers and the changes; no ledger, no idempotency
+--                                          check, no notification (the set form takes no locks).
 --
 -- Both do the work the engine does: lock the customer, refuse a customer already erased, lock
 -- every row they will change in a fixed order (parents first, key order within a table) so that
@@ -12,7 +15,7 @@
 -- order awaiting payment, an active subscription) — after the locks, so a blocking state
 -- written meanwhile to a locked row is seen —, mask and delete with the same values, count the retained rows, write a
 -- ledger row per customer with the per-table counts, and notify listeners on commit.
--- Changing bench/policies.sql means changing this file too: the driver compares the data both
+-- Changing bench/shop/policies.sql means changing this file too: the driver compares the data both
 -- leave behind and fails when they differ.
 
 -- The baselines' ledger, like erasure.ledger: one row per erased customer, nothing personal.
@@ -26,6 +29,14 @@ CREATE TABLE "bench"."erasure_ledger" (
     "executed_at"  timestamptz NOT NULL DEFAULT now(),
     "tables"       jsonb NOT NULL
 );
+
+-- The blockers, as one rule for the queues of bench/workload.sql.
+CREATE FUNCTION "bench"."blocked"(customer bigint) RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = customer AND o."status" = 'awaiting_payment')
+        OR EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = customer AND s."status" = 'active')
+$$;
 
 CREATE FUNCTION "bench"."bench_baseline_erase"(id bigint) RETURNS jsonb
 LANGUAGE plpgsql
@@ -274,4 +285,96 @@ BEGIN
                 ELSE 'blocked' END
       FROM unnest(ids) AS i(k);
 END
+$$;
+
+CREATE FUNCTION "bench"."bench_minimal_erase"(id bigint) RETURNS void
+LANGUAGE plpgsql
+SET lock_timeout = '5s'
+AS $$
+DECLARE
+    customer  CONSTANT bigint := id;
+    order_ids bigint[];
+BEGIN
+    PERFORM FROM "bench"."customers" c WHERE c."id" = customer FOR UPDATE;
+    SELECT array_agg(o."id") INTO order_ids
+      FROM (SELECT o."id" FROM "bench"."orders" o WHERE o."customer_id" = customer ORDER BY o."id" FOR UPDATE) o;
+    PERFORM FROM "bench"."addresses" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."appointments" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."support_tickets" t WHERE t."customer_id" = customer ORDER BY t."id" FOR UPDATE;
+    PERFORM FROM "bench"."email_log" e WHERE e."customer_id" = customer ORDER BY e."id" FOR UPDATE;
+    PERFORM FROM "bench"."activity_log" a WHERE a."customer_id" = customer ORDER BY a."id" FOR UPDATE;
+    PERFORM FROM "bench"."webhook_log" w WHERE w."customer_id" = customer ORDER BY w."id" FOR UPDATE;
+    PERFORM FROM "bench"."order_items" i WHERE i."order_id" = ANY (order_ids) ORDER BY i."id" FOR UPDATE;
+    PERFORM FROM "bench"."payments" p WHERE p."order_id" = ANY (order_ids) ORDER BY p."id" FOR UPDATE;
+    IF EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = customer AND o."status" = 'awaiting_payment')
+       OR EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = customer AND s."status" = 'active') THEN
+        RAISE EXCEPTION 'customer "%" cannot be erased yet', customer USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE "bench"."customers" c
+       SET "full_name" = 'Xxxx', "email" = 'erased-' || customer || '@invalid.example', "phone" = NULL,
+           "birth_date" = date_trunc('year', c."birth_date")::date, "tax_id" = NULL, "street" = NULL,
+           "street_number" = NULL, "city" = NULL, "marketing_opt_in" = false, "anonymized_at" = now()
+     WHERE c."id" = customer;
+    UPDATE "bench"."addresses" a
+       SET "recipient_name" = 'Xxxx', "street" = NULL, "street_number" = NULL, "city" = NULL
+     WHERE a."customer_id" = customer;
+    UPDATE "bench"."orders" o
+       SET "shipping_name" = 'Unknown customer', "shipping_street" = NULL, "shipping_city" = NULL,
+           "shipping_phone" = NULL, "notes" = NULL
+     WHERE o."id" = ANY (order_ids);
+    UPDATE "bench"."order_items" i SET "gift_message" = NULL WHERE i."order_id" = ANY (order_ids);
+    UPDATE "bench"."payments" p SET "card_holder" = NULL, "card_last4" = NULL WHERE p."order_id" = ANY (order_ids);
+    UPDATE "bench"."appointments" a SET "notes" = NULL WHERE a."customer_id" = customer;
+    UPDATE "bench"."support_tickets" t SET "body" = '[erased]' WHERE t."customer_id" = customer;
+    DELETE FROM "bench"."email_log" e WHERE e."customer_id" = customer;
+    DELETE FROM "bench"."activity_log" a WHERE a."customer_id" = customer;
+    DELETE FROM "bench"."webhook_log" w WHERE w."customer_id" = customer;
+END
+$$;
+
+-- The floor: the blocked customers left out, everyone else changed by one UPDATE or DELETE per
+-- table, with no locks taken first, no ledger and no notification. Returns the customers changed.
+CREATE FUNCTION "bench"."bench_minimal_erase_set"(ids bigint[]) RETURNS bigint
+LANGUAGE sql
+AS $$
+    WITH "erasable" AS MATERIALIZED (
+        SELECT c."id" FROM "bench"."customers" c
+         WHERE c."id" = ANY (ids) AND c."anonymized_at" IS NULL
+           AND NOT EXISTS (SELECT FROM "bench"."orders" o WHERE o."customer_id" = c."id" AND o."status" = 'awaiting_payment')
+           AND NOT EXISTS (SELECT FROM "bench"."subscriptions" s WHERE s."customer_id" = c."id" AND s."status" = 'active')),
+    "customers" AS (
+        UPDATE "bench"."customers" c
+           SET "full_name" = 'Xxxx', "email" = 'erased-' || c."id" || '@invalid.example', "phone" = NULL,
+               "birth_date" = date_trunc('year', c."birth_date")::date, "tax_id" = NULL, "street" = NULL,
+               "street_number" = NULL, "city" = NULL, "marketing_opt_in" = false, "anonymized_at" = now()
+         WHERE c."id" IN (SELECT "id" FROM "erasable")
+        RETURNING 1),
+    "addresses" AS (
+        UPDATE "bench"."addresses" a
+           SET "recipient_name" = 'Xxxx', "street" = NULL, "street_number" = NULL, "city" = NULL
+         WHERE a."customer_id" IN (SELECT "id" FROM "erasable")),
+    "orders" AS (
+        UPDATE "bench"."orders" o
+           SET "shipping_name" = 'Unknown customer', "shipping_street" = NULL, "shipping_city" = NULL,
+               "shipping_phone" = NULL, "notes" = NULL
+         WHERE o."customer_id" IN (SELECT "id" FROM "erasable")),
+    "order_items" AS (
+        UPDATE "bench"."order_items" i SET "gift_message" = NULL
+          FROM "bench"."orders" o
+         WHERE o."id" = i."order_id" AND o."customer_id" IN (SELECT "id" FROM "erasable")),
+    "payments" AS (
+        UPDATE "bench"."payments" p SET "card_holder" = NULL, "card_last4" = NULL
+          FROM "bench"."orders" o
+         WHERE o."id" = p."order_id" AND o."customer_id" IN (SELECT "id" FROM "erasable")),
+    "appointments" AS (
+        UPDATE "bench"."appointments" a SET "notes" = NULL WHERE a."customer_id" IN (SELECT "id" FROM "erasable")),
+    "support_tickets" AS (
+        UPDATE "bench"."support_tickets" t SET "body" = '[erased]' WHERE t."customer_id" IN (SELECT "id" FROM "erasable")),
+    "email_log" AS (
+        DELETE FROM "bench"."email_log" e WHERE e."customer_id" IN (SELECT "id" FROM "erasable")),
+    "activity_log" AS (
+        DELETE FROM "bench"."activity_log" a WHERE a."customer_id" IN (SELECT "id" FROM "erasable")),
+    "webhook_log" AS (
+        DELETE FROM "bench"."webhook_log" w WHERE w."customer_id" IN (SELECT "id" FROM "erasable"))
+    SELECT count(*) FROM "customers"
 $$;
