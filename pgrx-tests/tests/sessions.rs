@@ -104,6 +104,62 @@ fn erasure_times_out_on_a_locked_row_and_changes_nothing() {
     assert_eq!(snapshot(&mut observer), before, "the timed-out erasure changed rows");
 }
 
+/// The rows of every changed table are locked by one statement; a lock timeout still names the
+/// table whose row was held, whichever place it has in the lock order, and no other.
+#[test]
+fn lock_timeout_names_the_table_that_waited_among_several() {
+    let db = TestDb::create("timeout_tables");
+    let mut setup = db.connect();
+    setup
+        .batch_execute(
+            "CREATE TABLE shop.visits (id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES shop.customers,
+                                       page text);
+             CREATE TABLE shop.order_notes (id bigserial PRIMARY KEY, order_id bigint NOT NULL REFERENCES shop.orders,
+                                            note text);
+             INSERT INTO shop.visits (customer_id, page) VALUES (1, '/'), (1, '/cart');
+             INSERT INTO shop.order_notes (order_id, note) VALUES (101, 'ring twice'), (102, 'leave at the door');
+             SELECT erasure.register_table('customer', 'shop.visits', 'delete');
+             SELECT erasure.register_table('customer', 'shop.order_notes', parent => 'shop.orders');
+             SELECT erasure.set_policy('shop.order_notes', 'note', 'null');",
+        )
+        .unwrap();
+    let mut observer = db.connect();
+    let before = snapshot(&mut observer);
+    // Lock order: shop.orders and shop.visits (by name), then shop.order_notes (their child).
+    for (held, table) in [
+        ("SELECT FROM shop.order_notes WHERE order_id = 102 FOR UPDATE", "shop.order_notes"),
+        ("SELECT FROM shop.visits WHERE page = '/cart' FOR UPDATE", "shop.visits"),
+        ("SELECT FROM shop.orders WHERE id = 102 FOR UPDATE", "shop.orders"),
+    ] {
+        let mut holder = db.connect();
+        holder.batch_execute("BEGIN").unwrap();
+        holder.batch_execute(held).unwrap();
+        let mut eraser = db.connect();
+        eraser.batch_execute("SET erasure.lock_timeout = '200ms'; SET statement_timeout = '10s'").unwrap();
+        let error = anonymize(&mut eraser, 1).expect_err("the erasure should have timed out");
+        assert_eq!(error.code(), Some(&SqlState::LOCK_NOT_AVAILABLE), "got {}", describe(&error));
+        let message = error.as_db_error().unwrap().message().to_string();
+        assert!(
+            message.ends_with(&format!("in table \"{table}\"")),
+            "holding a row of {table}, the message should name it alone: {message}"
+        );
+        holder.batch_execute("ROLLBACK").unwrap();
+    }
+    assert_eq!(snapshot(&mut observer), before, "the timed-out erasures changed rows");
+    // Nothing held: the erasure goes through, every table's rows changed.
+    let mut eraser = db.connect();
+    assert_eq!(anonymize(&mut eraser, 1).unwrap().status, "anonymized");
+    let left: i64 = observer
+        .query_one(
+            "SELECT (SELECT count(*) FROM shop.visits WHERE customer_id = 1)
+                  + (SELECT count(*) FROM shop.order_notes WHERE order_id IN (101, 102) AND note IS NOT NULL)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
+
 /// An order inserted for a customer being erased waits until the erasure commits (its
 /// foreign key check needs the customer's row, which the erasure holds), then succeeds: the
 /// erasure masks the customer, it does not delete it.

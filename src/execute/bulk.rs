@@ -136,11 +136,8 @@ fn erase_batch(client: &mut SpiClient<'_>, plan: &Plan, batch: &BatchPlan, keys:
         lines.insert(key.text.clone(), line(&key.text, outcome));
     }
     // As for one subject: every row the batch may change is locked before the blockers run.
-    if !candidates.is_empty() {
-        let locked = KeyArray::new(client, plan, &candidates);
-        for lock in &batch.locks {
-            locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[locked.argument()])));
-        }
+    if let (Some(row_locks), false) = (&batch.locks, candidates.is_empty()) {
+        locks::run_all(client, plan, row_locks, &who, KeyArray::new(client, plan, &candidates).argument());
     }
     if let (Some(statement), false) = (&batch.blockers, candidates.is_empty()) {
         // A blocker query compares with one key: on a sharded cluster it is routed to one

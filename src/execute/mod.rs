@@ -150,8 +150,8 @@ pub fn erase_one(
     // Every row the erasure may change is locked before the blockers run: a blocking state
     // written meanwhile to a locked table (an order set to awaiting payment) has committed, and
     // is seen, by the time the blockers look (each statement takes a new snapshot).
-    for lock in &plan.locks {
-        locks::run(&who, &lock.table, || spi(client.update(&lock.statement, None, &[key.argument()])));
+    if let Some(row_locks) = &plan.locks {
+        locks::run_all(client, plan, row_locks, &who, key.argument());
     }
     if check == BlockerCheck::Run {
         let items = blockers::find(client, plan, key);

@@ -48,7 +48,7 @@ fn table(oids: &[pg_sys::Oid]) -> Table {
 
 /// One of PostgreSQL's per-transaction counters of a table, by its built-in function's OID (an
 /// int8 it never returns NULL for).
-fn counter(function: u32, oid: pg_sys::Oid) -> i64 {
+pub(super) fn counter(function: u32, oid: pg_sys::Oid) -> i64 {
     let function = pg_sys::Oid::from(function);
     unsafe { pg_sys::OidFunctionCall1Coll(function, pg_sys::InvalidOid, pg_sys::Datum::from(oid)).value() as i64 }
 }

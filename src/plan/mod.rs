@@ -2,11 +2,14 @@
 //!
 //! A plan holds, in the order execution runs them:
 //! 1. `lock_subject`: `SELECT … FOR UPDATE` of the subject's row;
-//! 2. `blockers`: one query per registered blocker;
-//! 3. `locks`: `SELECT … ORDER BY key FOR UPDATE` per `mask`/`delete` table, parents before
-//!    children, tables by name within a level: every erasure locks in the same order;
-//! 4. `apply`: one statement holding one UPDATE or DELETE per table and the row counts of the
-//!    report, retained tables only counted.
+//! 2. `ledger.find`: whether it was erased before;
+//! 3. `locks`: one statement holding a `SELECT … ORDER BY key FOR UPDATE` per `mask`/`delete`
+//!    table, parents before children, tables by name within a level: every erasure locks in
+//!    the same order;
+//! 4. `blockers`: one query per registered blocker, after the locks;
+//! 5. `apply`: one statement holding one UPDATE or DELETE per table and the row counts of the
+//!    report, retained tables only counted;
+//! 6. `ledger.record`: the ledger row and its notification.
 //!
 //! Plans are built once per session and subject and kept (`cache`) until the catalog or a
 //! registered table changes. Building also validates: registration builds the plan of every
@@ -49,8 +52,10 @@ pub struct BlockerPlan {
     pub statement: OwnedPreparedStatement,
 }
 
-pub struct TableLock {
-    pub table: String,
+/// The statement locking the rows of every table an erasure changes (`statements::lock_all`),
+/// and those tables in lock order as positions in `Plan::tables`.
+pub struct RowLocks {
+    pub tables: Vec<usize>,
     pub statement: OwnedPreparedStatement,
 }
 
@@ -62,7 +67,8 @@ pub struct BatchPlan {
     /// Every blocker for every key at once: (blocker's position in `Plan::blockers`, key,
     /// details); None when the subject has no blockers.
     pub blockers: Option<OwnedPreparedStatement>,
-    pub locks: Vec<TableLock>,
+    /// None when the subject's table is the only one changed.
+    pub locks: Option<RowLocks>,
     pub apply: OwnedPreparedStatement,
     pub delete_all: OwnedPreparedStatement,
     pub census: OwnedPreparedStatement,
@@ -148,7 +154,7 @@ pub struct Plan {
     pub find_subject: OwnedPreparedStatement,
     pub lock_subject: OwnedPreparedStatement,
     pub blockers: Vec<BlockerPlan>,
-    pub locks: Vec<TableLock>,
+    pub locks: Option<RowLocks>,
     pub apply: OwnedPreparedStatement,
     /// Values of the apply statement's parameters $2, $3, ...
     pub apply_parameters: Vec<Parameter>,

@@ -8,7 +8,7 @@ use super::columns::{self, Assignments};
 use super::shape::{Reference, Shape};
 use super::statements;
 use super::tree::{self, Keys, Node};
-use super::TableLock;
+use super::RowLocks;
 use crate::catalog::entries::Action;
 use crate::error::*;
 
@@ -91,21 +91,24 @@ impl Form {
             .collect()
     }
 
-    /// The rows of every table the erasure changes, locked in key order, parents first.
-    pub fn table_locks(&self, p: &Preparer<'_, '_>, nodes: &[Node], lock_orders: &[Vec<String>]) -> Vec<TableLock> {
-        (1..nodes.len())
-            .filter(|&i| nodes[i].action() != Action::Retain)
-            .map(|i| {
+    /// The rows of every table the erasure changes, locked in key order, parents first, by one
+    /// statement; None when there is no such table besides the subject's.
+    pub fn table_locks(&self, p: &Preparer<'_, '_>, nodes: &[Node], lock_orders: &[Vec<String>]) -> Option<RowLocks> {
+        let tables: Vec<usize> = (1..nodes.len()).filter(|&i| nodes[i].action() != Action::Retain).collect();
+        let locks: Vec<String> = tables
+            .iter()
+            .map(|&i| {
                 let (name, target) = (&nodes[i].relation.name, &nodes[i].relation.target);
-                TableLock {
-                    table: name.clone(),
-                    statement: p.writing(
-                        statements::lock_rows(target, name, &self.conditions[i], &lock_orders[i]),
-                        &[self.keys_type],
-                        format!("the rows of table \"{name}\" cannot be selected (check its via columns and filter)"),
-                    ),
-                }
+                statements::lock_rows(target, name, &self.conditions[i], &lock_orders[i])
             })
-            .collect()
+            .collect();
+        (!tables.is_empty()).then(|| RowLocks {
+            statement: p.writing(
+                statements::lock_all(&locks),
+                &[self.keys_type],
+                "the rows of its tables cannot be locked (check their via columns and filters)",
+            ),
+            tables,
+        })
     }
 }
