@@ -44,7 +44,7 @@ CREATE FUNCTION erasure.set_policy(
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'set_policy_wrapper';
 COMMENT ON FUNCTION erasure.set_policy(regclass, name, text, jsonb) IS
-    'Sets how a column of a registered table is masked: keep, null, blank, constant, year_only, placeholder, hmac, jsonb_remove, expression or now.';
+    'Sets how a column of a registered table is masked: keep, null, blank, constant, year_only, placeholder, hmac, jsonb_remove, expression, now or restricted_at (NULL; while an erasure request waits, when its restriction began).';
 
 CREATE FUNCTION erasure.drop_policy(tbl regclass, col name) RETURNS void
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
@@ -352,6 +352,12 @@ AS 'MODULE_PATHNAME', 'setting_period_wrapper';
 COMMENT ON FUNCTION erasure.setting_period(text) IS
     'The period a setting of time gives, as an interval: cooling_off (erasure.cooling_off) or keep_requests (erasure.keep_requests).';
 
+CREATE FUNCTION erasure.mark_restriction(subject text, id text, restricted boolean) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mark_restriction_wrapper';
+COMMENT ON FUNCTION erasure.mark_restriction(text, text, boolean) IS
+    'Sets the subject''s columns with policy restricted_at to now() (restricted) or NULL (lifted), as the subject''s owner; nothing when it has none. Called by the request functions only.';
+
 -- The lifecycle's one definition: which transition leaves which state, what it needs and what
 -- it records (who: session_user; when: now()). A refused transition raises and changes
 -- nothing. Called only by the five functions after it, each granted to the role it belongs to
@@ -414,6 +420,11 @@ BEGIN
         extension_reason = CASE transition WHEN 'extend' THEN reason ELSE x.extension_reason END,
         due_at = CASE transition WHEN 'extend' THEN x.due_at + extra ELSE x.due_at END
      WHERE x.id = move_request.request_id;
+    -- GDPR art. 18: approved, the subject is restricted until the request ends (an erasure
+    -- lifts the marker itself: restricted_at is masked to NULL).
+    IF transition = 'approve' OR transition IN ('cancel', 'reject') AND q.state = 'approved' THEN
+        PERFORM erasure.mark_restriction(q.subject, q.key, transition = 'approve');
+    END IF;
     RETURN (SELECT r.state FROM erasure.requests r WHERE r.id = move_request.request_id);
 END
 $function$;

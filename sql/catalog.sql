@@ -54,7 +54,7 @@ CREATE TABLE erasure.column_policies (
     col      name NOT NULL,
     strategy text NOT NULL CHECK (strategy IN ('keep', 'null', 'blank', 'constant', 'year_only',
                                                'placeholder', 'hmac', 'jsonb_remove',
-                                               'expression', 'now')),
+                                               'expression', 'now', 'restricted_at')),
     params   jsonb NOT NULL DEFAULT '{}',
     PRIMARY KEY (tbl, col)
 );

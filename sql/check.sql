@@ -514,6 +514,7 @@ AS $$
         WHEN 'jsonb_remove' THEN 'keys ' || (params -> 'keys')::text || ' removed'
         WHEN 'expression' THEN 'replaced by the expression ' || (params -> 'sql')::text
         WHEN 'now' THEN 'set to the time of the erasure'
+        WHEN 'restricted_at' THEN 'set to NULL (while an erasure request waits, the time its restriction began)'
     END
 $$;
 COMMENT ON FUNCTION erasure.strategy_in_words(text, jsonb) IS

@@ -289,6 +289,11 @@ fn is_erased(subject: Option<&str>, id: Option<AnyElement>) -> bool {
 }
 
 #[pg_extern(sql = false)]
+fn mark_restriction(subject: Option<&str>, id: Option<&str>, restricted: Option<bool>) {
+    execute::restriction::mark(require(subject, "subject"), require(id, "id"), require(restricted, "restricted"))
+}
+
+#[pg_extern(sql = false)]
 fn setting_period(name: Option<&str>) -> pgrx::datum::Interval {
     gucs::period(require(name, "name"))
 }

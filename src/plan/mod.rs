@@ -179,6 +179,9 @@ pub struct Plan {
     pub scans: Vec<ScanTarget>,
     /// None when no masked column has a policy whose result can be checked.
     pub verify: Option<VerifyPlan>,
+    /// Sets the subject's `restricted_at` columns to now() (`$2` true) or NULL (`$2` false, the
+    /// restriction lifted); None when it has none (`execute::restriction`).
+    pub restriction: Option<OwnedPreparedStatement>,
     /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
     /// reports the table at the same position.
     pub tables: Vec<PlannedTable>,
@@ -302,6 +305,13 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         ledger: ledger_statements(&p),
         scans: scan_targets(&p, &nodes, key_column, key_type, &one, &lock_orders),
         verify: verify_plan(&p, &nodes, key_column, key_type, &one),
+        restriction: columns::restriction_markers(client, &nodes[0]).map(|set| {
+            p.writing(
+                statements::update(&nodes[0].relation.target, &set, &one.conditions[0]),
+                &[key_type, pg_sys::BOOLOID],
+                format!("its restricted_at columns of \"{}\" cannot be set", nodes[0].relation.name),
+            )
+        }),
         tables: nodes.iter().zip(&one.assignments.lists).map(|(node, list)| PlannedTable::of(node, list)).collect(),
         references: references.iter().map(|r| r.describe(&nodes)).collect(),
         apply_parameters: one.assignments.parameters.values,

@@ -84,7 +84,7 @@ pub fn masked_value(
     };
     Some(match strategy {
         Strategy::Keep => return None,
-        Strategy::Null => "NULL".to_string(),
+        Strategy::Null | Strategy::RestrictedAt => "NULL".to_string(),
         Strategy::Blank => cast("''".to_string()),
         Strategy::Constant(value) => match Strategy::constant_text(value) {
             None => "NULL".to_string(),
@@ -139,7 +139,7 @@ pub fn looks_masked(
     let or_null = |condition: String| format!("({target} IS NULL OR {condition})");
     Some(match strategy {
         Strategy::Keep | Strategy::Expression(_) => return None,
-        Strategy::Null => format!("{target} IS NULL"),
+        Strategy::Null | Strategy::RestrictedAt => format!("{target} IS NULL"),
         Strategy::Now => format!("{target} IS NOT NULL"),
         Strategy::Hmac => or_null(format!("{} OPERATOR(pg_catalog.~) '^[0-9a-f]{{64}}$'", text(target))),
         Strategy::Placeholder(template) if template.contains("{uuid}") => {

@@ -6,9 +6,10 @@ SET client_min_messages = warning;  -- whether another suite created it first do
 CREATE EXTENSION IF NOT EXISTS pg_erasure;
 RESET client_min_messages;
 CREATE SCHEMA req;
-CREATE TABLE req.people (id integer PRIMARY KEY, name text NOT NULL);
+-- restricted_since: the marker the application filters on while an erasure request waits.
+CREATE TABLE req.people (id integer PRIMARY KEY, name text NOT NULL, restricted_since timestamptz);
 CREATE TABLE req.charges (id integer PRIMARY KEY, person_id integer NOT NULL REFERENCES req.people,
-                          charged_at timestamptz NOT NULL, paid boolean NOT NULL);
+                          charged_at timestamptz NOT NULL, paid boolean NOT NULL, refunded_at timestamptz);
 INSERT INTO req.people VALUES (1, 'Ana'), (2, 'Bia'), (3, 'Caio'), (4, 'Duda');
 -- Ana paid long ago (the charge is retained, so she is anonymized); Bia was charged 10 days
 -- before the test's "now" (a 90-day hold); Caio owes money (no end date); Duda has nothing.
@@ -16,7 +17,10 @@ INSERT INTO req.charges VALUES (1, 1, '2025-06-01 12:00+00', true), (2, 2, '2026
                                (3, 3, '2025-01-01 12:00+00', false);
 SELECT erasure.register_subject('person', 'req.people');
 SELECT erasure.register_table('person', 'req.charges', 'retain', reason => 'bookkeeping law');
-SELECT erasure.set_policy('req.people', 'name', 'constant', '{"value": "Xxxx"}');
+SELECT erasure.set_policy('req.people', 'name', 'constant', '{"value": "Xxxx"}'),
+       erasure.set_policy('req.people', 'restricted_since', 'restricted_at');
+-- The marker belongs on the subject's own row.
+SELECT erasure.set_policy('req.charges', 'refunded_at', 'restricted_at');
 -- A hold that says until when: 90 days after the last charge (the test's "now" is fixed by
 -- comparing with a date in 2026-01; the hold runs until 2026-04-10).
 SELECT erasure.register_blocker('person', 'recent_charge',
@@ -45,7 +49,7 @@ SELECT request_id, status, detail ->> 'status' AS erasure, detail -> 'blockers' 
        detail ->> 'held_until' AS held_until
   FROM erasure.process_requests() ORDER BY request_id;
 SELECT key, state, blockers, held_until, ledger_request_id IS NOT NULL AS in_ledger, restricted FROM erasure.requests ORDER BY id;
-SELECT id, name FROM req.people ORDER BY id;
+SELECT id, name, restricted_since IS NOT NULL AS marked_restricted FROM req.people ORDER BY id;
 -- A request past its due date that is still open is overdue.
 UPDATE erasure.request_queue SET due_at = now() - interval '1 day' WHERE key = '3';
 SELECT key, state, overdue, days_left FROM erasure.requests ORDER BY id;
@@ -104,12 +108,13 @@ RESET ROLE;
 SET erasure.cooling_off = '1d';
 SELECT erasure.setting_period('cooling_off') AS window;
 SELECT erasure.approve_request(:jo) AS jo;
-SELECT erasure.is_restricted('person', 11) AS restricted;
+SELECT erasure.is_restricted('person', 11) AS restricted,
+       (SELECT p.restricted_since = a.approved_at FROM req.people p, erasure.requests a WHERE p.id = 11 AND a.id = :jo) AS marked_since_approval;
 SELECT count(*) AS processed_while_waiting FROM erasure.process_requests() WHERE request_id = :jo;
 SELECT state, wait_until - approved_at AS waits, approved_by = session_user AS approved_by_me, restricted
   FROM erasure.requests WHERE id = :jo;
 SELECT erasure.cancel_request(:jo) AS cancelled;
-SELECT erasure.is_restricted('person', 11) AS restricted;
+SELECT erasure.is_restricted('person', 11) AS restricted, (SELECT restricted_since FROM req.people WHERE id = 11) AS marker;
 SELECT name FROM req.people WHERE id = 11;
 -- Once the window has passed (moved back by hand here), the next run erases it and the
 -- restriction ends.

@@ -148,6 +148,7 @@ INSERT INTO bad_inputs (input, sql, sqlstate, fragment) VALUES
   ('placeholder too long for varchar(5)', $$SELECT erasure.set_policy('bad.profiles', 'code', 'placeholder', '{"template": "erased-{key}"}')$$, '22001', 'is too long for type character varying(5)'),
   ('constant into a composite UNIQUE', $$SELECT erasure.set_policy('bad.profiles', 'login', 'constant', '{"value": "x"}')$$, '22023', 'same value into UNIQUE column "login"'),
   ('constant into a unique expression index', $$SELECT erasure.set_policy('bad.profiles', 'code', 'constant', '{"value": "X"}')$$, '22023', 'same value into UNIQUE column "code"'),
+  ('restricted_at on a text column', $$SELECT erasure.set_policy('bad.customers', 'nick', 'restricted_at')$$, '42804', 'cannot be used on column "nick"'),
   ('placeholder on text[]', $$SELECT erasure.set_policy('bad.profiles', 'tags', 'placeholder', '{"template": "x-{key}"}')$$, '42804', 'cannot be used on column "tags"'),
   ('jsonb_remove of keys where the column holds arrays', $$SELECT erasure.set_policy('bad.profiles', 'prefs', 'jsonb_remove', '{"keys": ["name"]}')$$, '22P02', 'does not apply to the values of column "prefs"'),
   ('a temporary table as a subject', $$SELECT erasure.register_subject('tmp', 'pg_temp.tmp_people')$$, '42809', 'is a temporary table'),
