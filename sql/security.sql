@@ -61,7 +61,7 @@ GRANT EXECUTE ON FUNCTION
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
     erasure.verify_request(bigint), erasure.cancel_request(bigint),
-    erasure.process_requests(text), erasure.purge_requests(), erasure.setting_period(text),
+    erasure.process_requests(text), erasure.purge_requests(),
     erasure.is_restricted(text, text), erasure.is_restricted(text, anyelement),
     erasure.verify(text, anyelement), erasure.verify(text, text),
     erasure.cleanup(text)
