@@ -44,7 +44,7 @@ CREATE FUNCTION erasure.set_policy(
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'set_policy_wrapper';
 COMMENT ON FUNCTION erasure.set_policy(regclass, name, text, jsonb) IS
-    'Sets how a column of a registered table is masked: keep, null, blank, constant, year_only, placeholder, hmac, jsonb_remove, expression or now.';
+    'Sets how a column of a registered table is masked: keep, null, blank, constant, year_only, placeholder, hmac, jsonb_remove, expression, now or restricted_at (NULL; while an erasure request waits, when its restriction began).';
 
 CREATE FUNCTION erasure.drop_policy(tbl regclass, col name) RETURNS void
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
@@ -195,6 +195,22 @@ AS 'MODULE_PATHNAME', 'is_erased_wrapper';
 COMMENT ON FUNCTION erasure.is_erased(text, text) IS
     'erasure.is_erased(text, anyelement), key given as text.';
 
+-- Verification after the fact (src/execute/verify.rs), run as the subject's owner like the
+-- erasure; findings name the table, column and strategy and count rows, never a value.
+CREATE FUNCTION erasure.verify(subject text, id anyelement)
+RETURNS TABLE(tbl regclass, col text, strategy text, problem text, rows bigint)
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'verify_wrapper';
+COMMENT ON FUNCTION erasure.verify(text, anyelement) IS
+    'Checks that an erased subject is still as its ledger row says: each masked column holds what its policy writes (the value itself, or its shape for hmac, {uuid} placeholders and now; expression and keep are not checked), no rows remain in tables it deleted, retained rows are all there. One line per problem (table, column, strategy, rows), none when all is well; never a value. P0002 when the ledger records no erasure of the subject.';
+
+CREATE FUNCTION erasure.verify(subject text, id text)
+RETURNS TABLE(tbl regclass, col text, strategy text, problem text, rows bigint)
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'verify_wrapper';
+COMMENT ON FUNCTION erasure.verify(text, text) IS
+    'erasure.verify(text, anyelement), key given as text.';
+
 CREATE FUNCTION erasure.ledger_since(request_id bigint) RETURNS SETOF erasure.ledger
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM erasure.ledger l WHERE l.request_id > ledger_since.request_id ORDER BY l.request_id $$;
@@ -293,12 +309,12 @@ AS 'MODULE_PATHNAME', 'release_expired_wrapper';
 COMMENT ON FUNCTION erasure.release_expired(text) IS
     'Masks, with each table''s own column policies, the retained rows of anonymized subjects whose retention period (retain_for after retain_from) has ended, records each release in the ledger, and returns the rows masked per table. Rows inside their period are not touched.';
 
--- Requests with deadlines and holds.
+-- Requests and their lifecycle (the view erasure.requests shows each one's state).
 
--- The queue is written only here and in process_requests(), as the extension's owner
--- (SECURITY DEFINER): no role may write it directly, so nobody can forge a request's state.
--- Both run fixed statements only; everything tied to a subject (the preview, the erasure)
--- switches to the subject's owner inside the C functions they call.
+-- The queue is written only by the functions below, as the extension's owner (SECURITY
+-- DEFINER): no role may write it directly, so nobody can forge a request's state. They run
+-- fixed statements only; everything tied to a subject (the preview, the erasure) switches to
+-- the subject's owner inside the C functions they call.
 CREATE FUNCTION erasure.request(subject text, id text, reference text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
@@ -310,7 +326,7 @@ DECLARE
 BEGIN
     SELECT q.id INTO queued FROM erasure.request_queue q
      WHERE q.subject = request.subject AND pg_catalog.md5(q.key) = pg_catalog.md5(canonical)
-       AND q.key = canonical AND q.ledger_request_id IS NULL AND q.closed_as IS NULL;
+       AND q.key = canonical AND q.open;
     IF NOT FOUND THEN
         INSERT INTO erasure.request_queue AS q (subject, key, reference, received_at, due_at)
         VALUES (request.subject, canonical, request.reference, pg_catalog.now(),
@@ -322,13 +338,128 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION erasure.request(text, text, text) IS
-    'Records a subject''s erasure request (received now, due after erasure.response_days days) and returns its id; asking again while it is open returns the same id.';
+    'Records a subject''s erasure request (state received, due after erasure.response_days days) and returns its id; asking again while it is open returns the same id. It is erased once verified, approved and past its cooling-off window.';
 
 CREATE FUNCTION erasure.request(subject text, id anyelement, reference text DEFAULT NULL) RETURNS bigint
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT erasure.request(subject, CAST(id AS text), reference) $$;
 COMMENT ON FUNCTION erasure.request(text, anyelement, text) IS
     'erasure.request(text, text, text) for a key of any type.';
+
+CREATE FUNCTION erasure.setting_period(name text) RETURNS interval
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'setting_period_wrapper';
+COMMENT ON FUNCTION erasure.setting_period(text) IS
+    'The period a setting of time gives, as an interval: cooling_off (erasure.cooling_off) or keep_requests (erasure.keep_requests).';
+
+CREATE FUNCTION erasure.mark_restriction(subject text, id text, restricted boolean) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mark_restriction_wrapper';
+COMMENT ON FUNCTION erasure.mark_restriction(text, text, boolean) IS
+    'Sets the subject''s columns with policy restricted_at to now() (restricted) or NULL (lifted), as the subject''s owner; nothing when it has none. Called by the request functions only.';
+
+-- The lifecycle's one definition: which transition leaves which state, what it needs and what
+-- it records (who: session_user; when: now()). A refused transition raises and changes
+-- nothing. Called only by the five functions after it, each granted to the role it belongs to
+-- (sql/security.sql); granted to nobody itself.
+CREATE FUNCTION erasure.move_request(request_id bigint, transition text, reason text DEFAULT NULL,
+                                     extra interval DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    q erasure.request_queue;
+    open_states CONSTANT text[] := '{received,verified,approved}';
+    allowed CONSTANT text[] := CASE transition WHEN 'verify' THEN '{received}' WHEN 'approve' THEN '{verified}' ELSE open_states END;
+    grounds CONSTANT text[] := '{freedom_of_expression,legal_obligation,public_health,archiving,legal_claims}';
+BEGIN
+    SELECT * INTO q FROM erasure.request_queue x WHERE x.id = move_request.request_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'erasure request % does not exist', request_id
+            USING ERRCODE = 'no_data_found', HINT = 'SELECT * FROM erasure.requests lists the requests.';
+    END IF;
+    IF q.state <> ALL (allowed) THEN
+        RAISE EXCEPTION 'cannot % erasure request %: it is %', transition, request_id, q.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('To %s, a request must be %s.', transition,
+                                  regexp_replace(array_to_string(allowed, ', '), ', ([^,]*)$', ' or \1'));
+    END IF;
+    IF transition = 'reject' AND (reason IS NULL OR reason <> ALL (grounds)) THEN
+        RAISE EXCEPTION 'cannot reject erasure request % without a ground of GDPR art. 17(3)', request_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give one of ' || array_to_string(grounds, ', ') || '.';
+    END IF;
+    IF transition = 'extend' THEN
+        IF q.extended_at IS NOT NULL THEN
+            RAISE EXCEPTION 'erasure request % was extended already', request_id
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'GDPR art. 12(3) allows one extension of the deadline, by up to two further months.';
+        END IF;
+        IF coalesce(btrim(reason), '') = '' THEN
+            RAISE EXCEPTION 'cannot extend erasure request % without a reason', request_id
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Say why, e.g. the complexity or number of requests (GDPR art. 12(3)); the requester must be told.';
+        END IF;
+        IF extra IS NULL OR extra <= interval '0' OR extra > interval '2 months' THEN
+            RAISE EXCEPTION 'cannot extend erasure request % by %', request_id, coalesce(extra::text, 'NULL')
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'An extension is more than nothing and at most 2 months.';
+        END IF;
+    END IF;
+    UPDATE erasure.request_queue x SET
+        state = CASE transition WHEN 'verify' THEN 'verified' WHEN 'approve' THEN 'approved' WHEN 'cancel' THEN 'cancelled'
+                                WHEN 'reject' THEN 'rejected' ELSE x.state END,
+        verified_at = CASE transition WHEN 'verify' THEN now() ELSE x.verified_at END,
+        verified_by = CASE transition WHEN 'verify' THEN session_user ELSE x.verified_by END,
+        approved_at = CASE transition WHEN 'approve' THEN now() ELSE x.approved_at END,
+        approved_by = CASE transition WHEN 'approve' THEN session_user ELSE x.approved_by END,
+        wait_until = CASE transition WHEN 'approve' THEN now() + erasure.setting_period('cooling_off') ELSE x.wait_until END,
+        ended_at = CASE WHEN transition IN ('cancel', 'reject') THEN now() ELSE x.ended_at END,
+        ended_by = CASE WHEN transition IN ('cancel', 'reject') THEN session_user ELSE x.ended_by END,
+        ground = CASE transition WHEN 'reject' THEN reason ELSE x.ground END,
+        extended_at = CASE transition WHEN 'extend' THEN now() ELSE x.extended_at END,
+        extended_by = CASE transition WHEN 'extend' THEN session_user ELSE x.extended_by END,
+        extension_reason = CASE transition WHEN 'extend' THEN reason ELSE x.extension_reason END,
+        due_at = CASE transition WHEN 'extend' THEN x.due_at + extra ELSE x.due_at END
+     WHERE x.id = move_request.request_id;
+    -- GDPR art. 18: approved, the subject is restricted until the request ends (an erasure
+    -- lifts the marker itself: restricted_at is masked to NULL).
+    IF transition = 'approve' OR transition IN ('cancel', 'reject') AND q.state = 'approved' THEN
+        PERFORM erasure.mark_restriction(q.subject, q.key, transition = 'approve');
+    END IF;
+    RETURN (SELECT r.state FROM erasure.requests r WHERE r.id = move_request.request_id);
+END
+$function$;
+COMMENT ON FUNCTION erasure.move_request(bigint, text, text, interval) IS
+    'The request lifecycle: applies transition verify, approve, cancel, reject or extend to a request and returns its new state (as erasure.requests shows it); P0002 for an unknown request, 55000 for a transition its state does not allow or a second extension, 22023 for a missing or unknown ground or reason. Called by the request functions only.';
+
+CREATE FUNCTION erasure.verify_request(request_id bigint) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'verify') $$;
+COMMENT ON FUNCTION erasure.verify_request(bigint) IS
+    'Records that the requester''s identity was confirmed: received → verified. For erasure_operator.';
+
+CREATE FUNCTION erasure.approve_request(request_id bigint) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'approve') $$;
+COMMENT ON FUNCTION erasure.approve_request(bigint) IS
+    'Approves a verified request: it waits for erasure.cooling_off (state waiting, still cancellable), then erasure.process_requests() erases it. For erasure_admin.';
+
+CREATE FUNCTION erasure.cancel_request(request_id bigint) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'cancel') $$;
+COMMENT ON FUNCTION erasure.cancel_request(bigint) IS
+    'Cancels a request not executed yet (the requester withdrew it, e.g. during the cooling-off window). For erasure_operator.';
+
+CREATE FUNCTION erasure.reject_request(request_id bigint, ground text) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'reject', ground) $$;
+COMMENT ON FUNCTION erasure.reject_request(bigint, text) IS
+    'Refuses a request not executed yet on a ground of GDPR art. 17(3): freedom_of_expression, legal_obligation, public_health, archiving or legal_claims. For erasure_admin.';
+
+CREATE FUNCTION erasure.extend_request(request_id bigint, reason text, extra interval DEFAULT '2 months') RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'extend', reason, extra) $$;
+COMMENT ON FUNCTION erasure.extend_request(bigint, text, interval) IS
+    'Extends the deadline of a request not executed yet by extra (at most 2 months), once, with a reason (GDPR art. 12(3)). For erasure_admin.';
 
 CREATE FUNCTION erasure.process_requests(mode text DEFAULT 'auto')
 RETURNS TABLE(request_id bigint, status text, detail jsonb)
@@ -342,7 +473,7 @@ DECLARE
 BEGIN
     FOR queued IN
         SELECT q.id, q.subject, q.key, q.reference FROM erasure.request_queue q
-         WHERE q.ledger_request_id IS NULL AND q.closed_as IS NULL ORDER BY q.id FOR UPDATE SKIP LOCKED
+         WHERE q.state = 'approved' AND q.wait_until <= pg_catalog.now() ORDER BY q.id FOR UPDATE SKIP LOCKED
     LOOP
         request_id := queued.id;
         -- Each request in a block of its own, preview included: one that fails (its subject's
@@ -368,14 +499,15 @@ BEGIN
                 detail := pg_catalog.jsonb_build_object('blockers', preview -> 'blockers', 'held_until', held);
             ELSE
                 report := erasure.anonymize(queued.subject, queued.key, mode, queued.reference);
-                -- Done: the request keeps the key as the ledger does (a digest of a personal key).
+                -- Executed: the request keeps the key as the ledger does (a digest of a personal key).
                 UPDATE erasure.request_queue q
-                   SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, blockers = NULL,
+                   SET state = 'executed', ended_at = pg_catalog.now(), ended_by = session_user,
+                       checked_at = pg_catalog.now(), attempts = q.attempts + 1, blockers = NULL,
                        held_until = NULL, last_sqlstate = NULL, last_error = NULL,
                        ledger_request_id = CAST(report ->> 'request_id' AS bigint),
                        key = erasure.ledger_key(queued.subject, queued.key)
                  WHERE q.id = queued.id;
-                status := 'done';
+                status := 'executed';
                 detail := report;
             END IF;
         EXCEPTION
@@ -383,7 +515,8 @@ BEGIN
                 -- The subject's row is gone (the application deleted it): nothing is left to
                 -- erase, and the request ends saying so.
                 UPDATE erasure.request_queue q
-                   SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, closed_as = 'not_found',
+                   SET state = 'not_found', ended_at = pg_catalog.now(), ended_by = session_user,
+                       checked_at = pg_catalog.now(), attempts = q.attempts + 1,
                        blockers = NULL, held_until = NULL, last_sqlstate = NULL, last_error = NULL,
                        key = erasure.ledger_key(queued.subject, queued.key)
                  WHERE q.id = queued.id;
@@ -404,7 +537,48 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION erasure.process_requests(text) IS
-    'Erases every open request that nothing blocks (mode auto by default); leaves the others open with their blockers and the date their holds end; records a failure on its request (attempts, last_sqlstate, last_error) and goes on; closes as not_found a request whose subject row is gone. Run it nightly, e.g. with pg_cron.';
+    'Erases every approved request whose cooling-off window has ended and that nothing blocks (mode auto by default); leaves the others approved with their blockers and the date their holds end; records a failure on its request (attempts, last_sqlstate, last_error) and goes on; closes as not_found a request whose subject row is gone. Requests not approved yet are not touched. Run it nightly, e.g. with pg_cron.';
+
+-- Request records do not live forever: once a request has ended longer than
+-- erasure.keep_requests ago, its row goes; an executed one's proof stays in the ledger.
+CREATE FUNCTION erasure.purge_requests() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    purged bigint;
+BEGIN
+    DELETE FROM erasure.request_queue q
+     WHERE NOT q.open
+       AND q.ended_at < pg_catalog.now() - erasure.setting_period('keep_requests');
+    GET DIAGNOSTICS purged = ROW_COUNT;
+    RETURN purged;
+END
+$function$;
+COMMENT ON FUNCTION erasure.purge_requests() IS
+    'Removes the requests that ended (executed, rejected, cancelled, not_found) longer than erasure.keep_requests ago and returns how many; the ledger keeps the proof of each erasure. Run it with process_requests().';
+
+-- GDPR art. 18: while its request is approved and not executed yet (waiting, blocked, failing),
+-- the subject's data is restricted: the application shows it, uses it for nothing else.
+CREATE FUNCTION erasure.is_restricted(subject text, id text) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    RETURN EXISTS (SELECT FROM erasure.requests r
+                    WHERE r.subject = is_restricted.subject AND r.restricted
+                      AND r.key = erasure.canonical_key(is_restricted.subject, is_restricted.id));
+EXCEPTION WHEN no_data_found THEN
+    -- No row has the key (any more): nothing of it is left to restrict.
+    RETURN false;
+END
+$function$;
+COMMENT ON FUNCTION erasure.is_restricted(text, text) IS
+    'Whether the subject''s data is restricted (GDPR art. 18): an erasure request of it is approved and not executed yet (waiting, blocked or failing); lifted when it is executed or ends otherwise. False for a key no row has (any more).';
+
+CREATE FUNCTION erasure.is_restricted(subject text, id anyelement) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.is_restricted(subject, CAST(id AS text)) $$;
+COMMENT ON FUNCTION erasure.is_restricted(text, anyelement) IS
+    'erasure.is_restricted(text, text) for a key of any type.';
 
 -- Batch rules: the owner registers named candidate queries; an operator runs them by name
 -- through erase_batches, with the owner's rights, and never supplies SQL (src/catalog/batch_rules.rs).

@@ -54,7 +54,7 @@ CREATE TABLE erasure.column_policies (
     col      name NOT NULL,
     strategy text NOT NULL CHECK (strategy IN ('keep', 'null', 'blank', 'constant', 'year_only',
                                                'placeholder', 'hmac', 'jsonb_remove',
-                                               'expression', 'now')),
+                                               'expression', 'now', 'restricted_at')),
     params   jsonb NOT NULL DEFAULT '{}',
     PRIMARY KEY (tbl, col)
 );
@@ -195,19 +195,41 @@ SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_request_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_seals', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_seals_seal_seq', '');
 
--- Requests as customers make them: received, due within erasure.response_days, done when the
--- erasure has run (ledger_request_id), or closed as not_found when the subject's row was gone
--- by then. blockers and held_until hold what the last erasure.process_requests() found in the
--- way: blocker names only, no details. attempts counts the runs that tried it, checked_at is
--- the last one, and last_sqlstate/last_error what made the last one fail (the error's message,
--- which pg_erasure's own errors keep free of personal values).
+-- Requests as customers make them, through their lifecycle: received (erasure.request), its
+-- requester's identity verified (verify_request), approved (approve_request; it then waits
+-- until wait_until, the cooling-off window, and can still be cancelled), executed by
+-- erasure.process_requests() (ledger_request_id), or ended otherwise: rejected on an art.
+-- 17(3) ground, cancelled, or not_found when the subject's row was gone by then. Each step
+-- records who (session_user) and when; the deadline can be extended once, with a reason. An
+-- approved request stays approved while something blocks it: blockers and held_until hold what
+-- the last run found in the way (blocker names only, no details), attempts counts the runs that
+-- tried it, checked_at is the last one, and last_sqlstate/last_error what made the last one
+-- fail (the error's message, which pg_erasure's own errors keep free of personal values).
+-- Written only by the request functions (SECURITY DEFINER, sql/api.sql).
 CREATE TABLE erasure.request_queue (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     subject           text NOT NULL,
     key               text NOT NULL,
     reference         text,
+    state             text NOT NULL DEFAULT 'received'
+                      CHECK (state IN ('received', 'verified', 'approved', 'executed', 'rejected', 'cancelled', 'not_found')),
+    -- The states a request has not ended in: the one definition of an open request.
+    open              boolean NOT NULL GENERATED ALWAYS AS (state IN ('received', 'verified', 'approved')) STORED,
     received_at       timestamptz NOT NULL,
+    received_by       name NOT NULL DEFAULT session_user,
     due_at            timestamptz NOT NULL,
+    verified_at       timestamptz,
+    verified_by       name,
+    approved_at       timestamptz,
+    approved_by       name,
+    wait_until        timestamptz,
+    extended_at       timestamptz,
+    extended_by       name,
+    extension_reason  text,
+    ended_at          timestamptz,
+    ended_by          name,
+    ground            text CHECK (ground IN ('freedom_of_expression', 'legal_obligation', 'public_health',
+                                             'archiving', 'legal_claims')),
     checked_at        timestamptz,
     blockers          text[],
     held_until        timestamptz,
@@ -215,32 +237,47 @@ CREATE TABLE erasure.request_queue (
     attempts          integer NOT NULL DEFAULT 0,
     last_sqlstate     text,
     last_error        text,
-    closed_as         text CHECK (closed_as IN ('not_found'))
+    CHECK ((state = 'rejected') = (ground IS NOT NULL)),
+    CHECK ((state = 'executed') = (ledger_request_id IS NOT NULL))
 );
 -- One open request per subject: asking again returns the open one.
 CREATE UNIQUE INDEX request_queue_open ON erasure.request_queue (subject, pg_catalog.md5(key))
-    WHERE ledger_request_id IS NULL AND closed_as IS NULL;
+    WHERE open;
 COMMENT ON TABLE erasure.request_queue IS
-    'Erasure requests as received (erasure.request), processed by erasure.process_requests; read them through the view erasure.requests.';
+    'Erasure requests and their lifecycle (received, verified, approved, executed; or rejected, cancelled, not_found), who moved each and when; written only by the request functions; read them through the view erasure.requests.';
+COMMENT ON COLUMN erasure.request_queue.wait_until IS
+    'The end of the cooling-off window (approved_at + erasure.cooling_off): erasure.process_requests() erases the request only after it.';
+COMMENT ON COLUMN erasure.request_queue.ground IS
+    'Why a rejected request was refused, a ground of GDPR art. 17(3): freedom_of_expression (a), legal_obligation (b), public_health (c), archiving (d: public interest, research, statistics) or legal_claims (e).';
+COMMENT ON COLUMN erasure.request_queue.extension_reason IS
+    'Why the deadline was extended (once, GDPR art. 12(3)); keep personal data out of it.';
 
 SELECT pg_catalog.pg_extension_config_dump('erasure.request_queue', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.request_queue_id_seq', '');
 
 CREATE VIEW erasure.requests AS
-SELECT q.id, q.subject, q.key, q.reference, q.received_at, q.due_at,
-       CASE WHEN q.ledger_request_id IS NOT NULL THEN 'done'
-            WHEN q.closed_as IS NOT NULL THEN q.closed_as
-            WHEN pg_catalog.now() > q.due_at THEN 'overdue'
+SELECT q.id, q.subject, q.key, q.reference,
+       CASE WHEN q.state <> 'approved' THEN q.state
+            WHEN pg_catalog.now() < q.wait_until THEN 'waiting'
             WHEN q.last_sqlstate IS NOT NULL THEN 'failing'
             WHEN q.blockers IS NOT NULL THEN 'blocked'
-            ELSE 'pending'
-       END AS status,
+            ELSE 'approved'
+       END AS state,
+       q.received_at, q.due_at,
+       CASE WHEN q.open
+            THEN CAST(pg_catalog.ceil(pg_catalog.date_part('epoch', q.due_at - pg_catalog.now()) / 86400) AS integer)
+       END AS days_left,
+       q.open AND pg_catalog.now() > q.due_at AS overdue,
+       -- GDPR art. 18: from approval until the request ends, the subject's data is restricted.
+       q.state = 'approved' AS restricted,
        q.blockers, q.held_until, q.attempts, q.checked_at, q.last_sqlstate, q.last_error,
-       q.ledger_request_id, l.executed_at AS done_at
+       q.received_by, q.verified_at, q.verified_by, q.approved_at, q.approved_by, q.wait_until,
+       q.extended_at, q.extended_by, q.extension_reason, q.ended_at, q.ended_by, q.ground,
+       q.ledger_request_id, l.executed_at
   FROM erasure.request_queue q
   LEFT JOIN erasure.ledger l ON l.request_id = q.ledger_request_id;
 COMMENT ON VIEW erasure.requests IS
-    'Each erasure request with its status: pending, blocked (blockers, and held_until when they say until when), failing (the last run failed: last_sqlstate, last_error), overdue (past due_at, not done), not_found (the subject''s row was gone: closed) or done.';
+    'Each erasure request with its state: received, verified, waiting (approved, in its cooling-off window), approved (to be erased by the next erasure.process_requests()), blocked (blockers, and held_until when they say until when), failing (the last run failed: last_sqlstate, last_error), executed, rejected (ground), cancelled or not_found; its due date, the days left, whether it is overdue and whether the subject is restricted meanwhile.';
 
 -- Registered batch rules: the candidate queries of erasure.erase_batches(). The subject's owner
 -- registers them (erasure.register_batch_rule); an operator runs them by name, with the owner's

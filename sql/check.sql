@@ -514,6 +514,7 @@ AS $$
         WHEN 'jsonb_remove' THEN 'keys ' || (params -> 'keys')::text || ' removed'
         WHEN 'expression' THEN 'replaced by the expression ' || (params -> 'sql')::text
         WHEN 'now' THEN 'set to the time of the erasure'
+        WHEN 'restricted_at' THEN 'set to NULL (while an erasure request waits, the time its restriction began)'
     END
 $$;
 COMMENT ON FUNCTION erasure.strategy_in_words(text, jsonb) IS
@@ -617,8 +618,16 @@ BEGIN
         'on_time', CASE WHEN q.due_at IS NOT NULL THEN l.executed_at <= q.due_at END,
         'outcome', l.status,
         'mode', l.mode,
+        'identity_verified_at', q.verified_at,
+        'approved_by', q.approved_by,
+        'approved_at', q.approved_at,
+        'deadline_extended', q.extended_at IS NOT NULL,
         'requested_by', l.requested_by,
         'executed_by', l.executed_by,
+        -- What erasure.verify() finds now (NULL for a personal key: the ledger holds its
+        -- digest, and only the caller knows the key to verify it with).
+        'verified', CASE WHEN EXISTS (SELECT FROM erasure.subjects s WHERE s.subject = l.subject AND NOT s.personal_key)
+                         THEN NOT EXISTS (SELECT FROM erasure.verify(l.subject, l.key)) END,
         'tables', (SELECT jsonb_agg(t.entry
                           || CASE WHEN t.entry ->> 'action' IN ('masked', 'retained') AND policies.words IS NOT NULL
                                   THEN jsonb_build_object(CASE t.entry ->> 'action' WHEN 'masked' THEN 'columns' ELSE 'columns_at_release' END,
@@ -650,7 +659,7 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION erasure.certificate(bigint) IS
-    'A jsonb certificate of the erasure with this ledger request_id: subject, key (its digest for personal keys), when the request was received, due and executed, the outcome, per table the action and row count with each column''s policy in words, retention, later releases, the row''s ledger hash and whether the hash chain from it to the latest row is intact (chain_intact). P0002 when the ledger has no such erasure.';
+    'A jsonb certificate of the erasure with this ledger request_id: subject, key (its digest for personal keys), when the request was received, due and executed, the outcome, per table the action and row count with each column''s policy in words, retention, later releases, the request''s identity verification, approval and extension, the row''s ledger hash, whether the hash chain from it to the latest row is intact (chain_intact) and whether erasure.verify() found the subject as the ledger says when the certificate was made (verified). P0002 when the ledger has no such erasure.';
 
 CREATE FUNCTION erasure.suggest_policies(subject text)
 RETURNS TABLE(statement text)

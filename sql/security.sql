@@ -2,7 +2,9 @@
 --
 -- erasure_operator  runs erasures and previews and reads the ledger; needs no right on the
 --                   shop's tables. Erasures run with the rights of each subject's owner.
--- erasure_admin     also registers subjects, tables, policies and blockers (of tables it owns).
+-- erasure_admin     also registers subjects, tables, policies and blockers (of tables it owns),
+--                   and decides on erasure requests (approves, rejects, extends them); the
+--                   operator records them, confirms the requester's identity and cancels.
 --
 -- No role holds a privilege on the erasure.* tables beyond SELECT: the catalog, the ledger and
 -- the request queue are written only by the extension's functions, as the extension's owner.
@@ -58,8 +60,17 @@ GRANT EXECUTE ON FUNCTION
     erasure.certificate(bigint),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
-    erasure.process_requests(text), erasure.cleanup(text)
+    erasure.verify_request(bigint), erasure.cancel_request(bigint),
+    erasure.process_requests(text), erasure.purge_requests(),
+    erasure.is_restricted(text, text), erasure.is_restricted(text, anyelement),
+    erasure.verify(text, anyelement), erasure.verify(text, text),
+    erasure.cleanup(text)
    TO erasure_operator;
+-- Deciding on a request is not the help desk's: approving it, rejecting it on a legal ground,
+-- extending its deadline.
+GRANT EXECUTE ON FUNCTION
+    erasure.approve_request(bigint), erasure.reject_request(bigint, text), erasure.extend_request(bigint, text, interval)
+   TO erasure_admin;
 GRANT EXECUTE ON FUNCTION erasure.batch_candidates(text, text, text, text[]) TO erasure_operator;
 GRANT EXECUTE ON PROCEDURE erasure.erase_batches(text, text, text, integer, text, boolean, text[]) TO erasure_operator;
 

@@ -248,6 +248,25 @@ fn residual_scan(
 }
 
 #[pg_extern(sql = false)]
+fn verify(
+    subject: Option<&str>,
+    id: Option<AnyElement>,
+) -> TableIterator<
+    'static,
+    (
+        name!(tbl, pg_sys::Oid),
+        name!(col, Option<String>),
+        name!(strategy, Option<String>),
+        name!(problem, String),
+        name!(rows, i64),
+    ),
+> {
+    let (subject, id) = (require(subject, "subject"), id_text(id));
+    let findings = execute::verify::verify(subject, &id);
+    TableIterator::new(findings.into_iter().map(|f| (f.tbl, f.col, f.strategy, f.problem, f.rows)))
+}
+
+#[pg_extern(sql = false)]
 fn erasure_preview(id: Option<AnyElement>, subject: Option<&str>) -> JsonB {
     let (subject, id) = (require(subject, "subject"), id_text(id));
     execute::preview(subject, &id)
@@ -267,6 +286,16 @@ fn canonical_key(subject: Option<&str>, id: Option<&str>) -> String {
 fn is_erased(subject: Option<&str>, id: Option<AnyElement>) -> bool {
     let (subject, id) = (require(subject, "subject"), id_text(id));
     execute::is_erased(subject, &id)
+}
+
+#[pg_extern(sql = false)]
+fn mark_restriction(subject: Option<&str>, id: Option<&str>, restricted: Option<bool>) {
+    execute::restriction::mark(require(subject, "subject"), require(id, "id"), require(restricted, "restricted"))
+}
+
+#[pg_extern(sql = false)]
+fn setting_period(name: Option<&str>) -> pgrx::datum::Interval {
+    gucs::period(require(name, "name"))
 }
 
 #[pg_extern(sql = false)]

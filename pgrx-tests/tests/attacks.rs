@@ -850,6 +850,7 @@ fn catalog_sql_of_one_tenant_cannot_reach_another_tenant_or_the_ledger() {
         1,
         "the operator files a request"
     );
+    ok(&mut su, "SELECT erasure.verify_request(id) || erasure.approve_request(id) FROM erasure.request_queue");
     let payloads = [
         ("reads B's payroll", "INSERT INTO tenant_a.loot SELECT p.secret FROM tenant_b.payroll p;"),
         ("writes B's customers", "UPDATE tenant_b.customers SET name = 'pwned by A';"),
@@ -1196,8 +1197,9 @@ fn replay_is_for_the_subject_owner_only_and_honours_strict_mode() {
 
 /// Operators and admins may read the catalog, the ledger and the request queue, never write
 /// them: INSERT, UPDATE, DELETE and TRUNCATE are refused with 42501, and the contents stay as
-/// they were. The queue is written through erasure.request() and erasure.process_requests()
-/// only, which the operator may call and a stranger may not.
+/// they were. The queue is written through erasure.request(), the request functions and
+/// erasure.process_requests() only, which the operator may call (approving is the admin's) and a
+/// stranger may not.
 #[test]
 fn operators_and_admins_cannot_write_the_ledger_the_queue_or_the_catalog() {
     let lab = Lab::new("writes");
@@ -1206,8 +1208,11 @@ fn operators_and_admins_cannot_write_the_ledger_the_queue_or_the_catalog() {
     erased(&mut support, "a_customer", 1);
     ok(&mut support, "SELECT erasure.request('a_customer', '3')");
     ok(&mut support, "SELECT erasure.request('a_customer', '2')");
+    // The operator confirms the requesters' identity; approving is the admin's (a superuser here).
+    ok(&mut support, "SELECT erasure.verify_request(id) FROM erasure.request_queue");
+    ok(&mut su, "SELECT erasure.approve_request(id) FROM erasure.request_queue");
     let processed = ok(&mut support, "SELECT request_id::text, status FROM erasure.process_requests() ORDER BY 1");
-    assert_eq!(processed, vec![vec![s("1"), s("blocked")], vec![s("2"), s("done")]]);
+    assert_eq!(processed, vec![vec![s("1"), s("blocked")], vec![s("2"), s("executed")]]);
     assert_eq!(
         ok(&mut support, "SELECT count(*)::text FROM erasure.requests")[0][0],
         s("2"),

@@ -528,13 +528,14 @@ fn process_requests_records_each_failure_and_goes_on() {
     let r6 = request(&mut c, 6);
     let bad: i64 = c
         .query_one(
-            "INSERT INTO erasure.request_queue (subject, key, received_at, due_at)
-             VALUES ('customer', 'not-a-number', now(), now() + interval '30 days') RETURNING id",
+            "INSERT INTO erasure.request_queue (subject, key, received_at, due_at, state, wait_until)
+             VALUES ('customer', 'not-a-number', now(), now() + interval '30 days', 'approved', now()) RETURNING id",
             &[],
         )
         .unwrap_or_else(|e| panic!("direct insert into the queue (as superuser): {}", describe(&e)))
         .get(0);
     let r5 = request(&mut c, 5);
+    approve_all(&mut c);
     // The application deletes customer 6 (its order first) before the run.
     c.batch_execute("DELETE FROM shop.orders WHERE customer_id = 6; DELETE FROM shop.customers WHERE id = 6").unwrap();
 
@@ -548,7 +549,7 @@ fn process_requests_records_each_failure_and_goes_on() {
     };
     type State = (String, i32, Option<String>, Option<String>);
     let states = |c: &mut Client| -> BTreeMap<i64, State> {
-        c.query("SELECT id, status, attempts, last_sqlstate, last_error FROM erasure.requests", &[])
+        c.query("SELECT id, state, attempts, last_sqlstate, last_error FROM erasure.requests", &[])
             .unwrap()
             .iter()
             .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4))))
@@ -561,7 +562,7 @@ fn process_requests_records_each_failure_and_goes_on() {
     };
     assert_eq!(first.len(), 6, "one line per open request: {first:?}");
     for id in [r1, r4, r5] {
-        assert_eq!(line(&first, id).0, "done", "request {id}: {first:?}");
+        assert_eq!(line(&first, id).0, "executed", "request {id}: {first:?}");
     }
     assert_eq!(line(&first, r6).0, "not_found", "request {r6} (customer 6 deleted): {first:?}");
     assert_eq!(
@@ -580,7 +581,7 @@ fn process_requests_records_each_failure_and_goes_on() {
         states.get(&id).cloned().unwrap_or_else(|| panic!("request {id} missing from erasure.requests: {states:?}"))
     };
     for id in [r1, r4, r5] {
-        assert_eq!(state(&after_first, id), ("done".to_string(), 1, None, None), "request {id}");
+        assert_eq!(state(&after_first, id), ("executed".to_string(), 1, None, None), "request {id}");
     }
     assert_eq!(state(&after_first, r6), ("not_found".to_string(), 1, None, None), "request {r6}");
     for (id, sqlstate) in [(r2, "22012"), (bad, "22P02")] {
@@ -624,7 +625,7 @@ fn process_requests_records_each_failure_and_goes_on() {
 
 /// A subject with a numeric key: a request for 7.0 records key 7 (and 7.00 finds the same
 /// open request); erasing 7 then 7.0 writes one ledger row and says already_erased the second
-/// time; anonymize_many with 7.00 finds it, and erases 8.00 as 8; the request is then done,
+/// time; anonymize_many with 7.00 finds it, and erases 8.00 as 8; the request is then executed,
 /// pointing at the ledger row of 7.
 #[test]
 fn numeric_keys_are_known_by_value() {
@@ -689,17 +690,18 @@ fn numeric_keys_are_known_by_value() {
         c.query("SELECT name FROM t.people ORDER BY code", &[]).unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(names, vec!["Erased", "Erased"]);
 
-    // The request for 7.0 is done by the erasure of 7.
+    // The request for 7.0 is executed by the erasure of 7.
+    approve_all(&mut c);
     let lines: Vec<(i64, String)> = c
         .query("SELECT request_id, status FROM erasure.process_requests()", &[])
         .unwrap_or_else(|e| panic!("process_requests(): {}", describe(&e)))
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(lines, vec![(request, "done".to_string())]);
-    let row = c.query_one("SELECT status, ledger_request_id FROM erasure.requests WHERE id = $1", &[&request]).unwrap();
+    assert_eq!(lines, vec![(request, "executed".to_string())]);
+    let row = c.query_one("SELECT state, ledger_request_id FROM erasure.requests WHERE id = $1", &[&request]).unwrap();
     let (status, ledger_id): (String, Option<i64>) = (row.get(0), row.get(1));
-    assert_eq!((status.as_str(), ledger_id), ("done", first["request_id"].as_i64()));
+    assert_eq!((status.as_str(), ledger_id), ("executed", first["request_id"].as_i64()));
     assert_eq!(ledger(&mut c, "person").len(), 2, "processing the request erased nothing again");
 }
 
@@ -742,4 +744,14 @@ fn second_erasure_of_a_customer_waits_then_reports_already_erased() {
     assert_eq!(second_report["request_id"], first_report["request_id"], "report: {}", report.text);
     assert_eq!(ledger(&mut observer, "customer"), vec![("1".to_string(), "anonymized".to_string())]);
     assert_eq!(customer(&mut observer, 1), ("Xxxx".into(), "erased-1@invalid.example".into()));
+}
+
+/// Verifies and approves every received request (as the superuser the tests connect as), so
+/// that the next erasure.process_requests() runs them.
+fn approve_all(c: &mut Client) {
+    c.batch_execute(
+        "SELECT erasure.verify_request(id) FROM erasure.request_queue WHERE state = 'received';
+         SELECT erasure.approve_request(id) FROM erasure.request_queue WHERE state = 'verified';",
+    )
+    .unwrap_or_else(|e| panic!("approving the requests: {}", describe(&e)));
 }

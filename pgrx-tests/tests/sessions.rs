@@ -378,8 +378,9 @@ fn erase_batches_interrupted_then_rerun_erases_each_candidate_once() {
     assert_eq!(statuses, vec!["deleted".to_string()]);
 }
 
-/// The nightly job of the README, run by pg_cron: a request recorded with erasure.request()
-/// is processed by the scheduled erasure.process_requests() and shows as done. pg_cron 1.4
+/// The nightly job of the README, run by pg_cron: a request recorded with erasure.request(),
+/// verified and approved, is processed by the scheduled erasure.process_requests() and shows as
+/// executed. pg_cron 1.4
 /// runs jobs at minute boundaries, so this waits up to about a minute.
 #[test]
 fn process_requests_runs_under_pg_cron() {
@@ -390,6 +391,7 @@ fn process_requests_runs_under_pg_cron() {
     });
     let mut shop = db.connect();
     let request: i64 = shop.query_one("SELECT erasure.request('customer', 1, 'TICKET-9')", &[]).unwrap().get(0);
+    shop.execute("SELECT erasure.verify_request($1), erasure.approve_request($1)", &[&request]).unwrap();
     let job: i64 = cron
         .query_one(
             "SELECT cron.schedule_in_database('pg_erasure-test', '* * * * *',
@@ -401,16 +403,16 @@ fn process_requests_runs_under_pg_cron() {
     let deadline = Instant::now() + Duration::from_secs(150);
     let status = loop {
         let status: String =
-            shop.query_one("SELECT status FROM erasure.requests WHERE id = $1", &[&request]).unwrap().get(0);
-        if status == "done" || Instant::now() > deadline {
+            shop.query_one("SELECT state FROM erasure.requests WHERE id = $1", &[&request]).unwrap().get(0);
+        if status == "executed" || Instant::now() > deadline {
             break status;
         }
         std::thread::sleep(Duration::from_millis(500));
     };
     cron.execute("SELECT cron.unschedule($1::bigint)", &[&job]).unwrap();
-    assert_eq!(status, "done", "the scheduled process_requests() should have erased customer 1");
+    assert_eq!(status, "executed", "the scheduled process_requests() should have erased customer 1");
     // pg_cron records a run's outcome only after the job's transaction has committed, so the
-    // request can read "done" while job_run_details still says "running": wait for the record.
+    // request can read "executed" while job_run_details still says "running": wait for the record.
     let recorded_by = Instant::now() + Duration::from_secs(30);
     let runs = loop {
         let runs: Vec<String> = cron

@@ -555,6 +555,15 @@ fn validate_policy(
         .detail(format!("{why}."))
         .raise();
     }
+    if strategy == Strategy::RestrictedAt && entries::subject_of_table(client, tbl).is_none() {
+        ErasureError::new(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("masking strategy \"restricted_at\" cannot be used on relation \"{}\"", relation.name),
+        )
+        .detail("It marks the subject's own row while an erasure request of it waits; this is not a subject's table.")
+        .hint("Set it on a column of the subject's table (erasure.subjects.tbl).")
+        .raise();
+    }
     if strategy != Strategy::Keep {
         if let Some(use_) = entries::structural_use(client, tbl, col) {
             ErasureError::new(

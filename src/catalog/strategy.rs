@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::schema::Column;
 
-pub const NAMES: &str = "keep, null, blank, constant, year_only, placeholder, hmac, jsonb_remove, expression, now";
+pub const NAMES: &str =
+    "keep, null, blank, constant, year_only, placeholder, hmac, jsonb_remove, expression, now, restricted_at";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Strategy {
@@ -29,6 +30,10 @@ pub enum Strategy {
     Expression(String),
     /// The erasure's time (now()), for `anonymized_at` markers.
     Now,
+    /// GDPR art. 18's marker: while an erasure request of the subject waits (approved, in its
+    /// cooling-off window or blocked), the time the restriction began; NULL otherwise, and
+    /// after the erasure. Only on the subject's own table (`plan::Plan::restriction`).
+    RestrictedAt,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +85,7 @@ impl Strategy {
             "year_only" => no_params(Strategy::YearOnly),
             "hmac" => no_params(Strategy::Hmac),
             "now" => no_params(Strategy::Now),
+            "restricted_at" => no_params(Strategy::RestrictedAt),
             "constant" => read::<ConstantParams>(params).map(|p| Strategy::Constant(p.value)),
             "placeholder" => {
                 let p = read::<PlaceholderParams>(params)?;
@@ -114,6 +120,7 @@ impl Strategy {
             Strategy::Null => !column.not_null,
             Strategy::Blank | Strategy::Hmac | Strategy::Placeholder(_) => column.is_text(),
             Strategy::YearOnly | Strategy::Now => column.is_date_or_timestamp(),
+            Strategy::RestrictedAt => column.is_date_or_timestamp() && !column.not_null,
             Strategy::JsonbRemove(_) => column.is_jsonb(),
             Strategy::Constant(Value::Null) => !column.not_null,
             _ => true,
@@ -128,6 +135,9 @@ impl Strategy {
             }
             Strategy::YearOnly | Strategy::Now => {
                 format!("It needs a date or timestamp column, not {}", column.type_sql)
+            }
+            Strategy::RestrictedAt => {
+                format!("It needs a date or timestamp column that allows NULL, not {}", column.type_sql)
             }
             _ => format!("It needs a jsonb column, not {}", column.type_sql),
         })
@@ -185,6 +195,7 @@ mod tests {
                 Strategy::Expression("coalesce(company, 'Xxxx')".into()),
             ),
             ("now", json!({}), Strategy::Now),
+            ("restricted_at", json!({}), Strategy::RestrictedAt),
         ];
         for (name, params, expected) in cases {
             assert_eq!(Strategy::parse(name, &params), Ok(expected), "{name}");

@@ -191,7 +191,7 @@ fn open_requests(client: &SpiClient<'_>, subject: &str) -> i64 {
         spi(client
             .select(
                 "SELECT pg_catalog.count(*) FROM erasure.request_queue
-                  WHERE subject = $1 AND ledger_request_id IS NULL AND closed_as IS NULL",
+                  WHERE subject = $1 AND open",
                 None,
                 &[subject.into()],
             )

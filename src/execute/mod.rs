@@ -12,6 +12,8 @@
 //! - `blockers`: the business rules that forbid an erasure;
 //! - `ledger`: the record of every erasure, and the notification of it;
 //! - `residual`: where the subject's values remain in text the erasure keeps;
+//! - `restriction`: the subject's `restricted_at` marker while a request of it waits;
+//! - `verify`: whether an erased subject is still as its ledger row says;
 //! - `writes`: what the erasure's triggers write meanwhile (retained tables, copies);
 //! - `cleanup`: ANALYZE and REFRESH after erasures;
 //! - `report`: the jsonb reports.
@@ -26,6 +28,8 @@ pub mod release;
 pub mod replay;
 pub mod report;
 pub mod residual;
+pub mod restriction;
+pub mod verify;
 pub mod writes;
 
 use pgrx::prelude::*;

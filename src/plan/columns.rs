@@ -137,6 +137,48 @@ pub(super) fn assignments(
     assignments
 }
 
+/// The SET list marking the subject's restriction (GDPR art. 18) in its own table's columns
+/// with policy `restricted_at`: each set to now() when `$2` is true, NULL otherwise; None when
+/// it has none.
+pub(super) fn restriction_markers(client: &SpiClient<'_>, root: &Node) -> Option<Vec<String>> {
+    let columns = schema::columns(client, root.relation.oid);
+    let set: Vec<String> = entries::policies(client, root.relation.oid)
+        .into_iter()
+        .filter(|p| p.strategy == "restricted_at")
+        .filter_map(|p| columns.iter().find(|c| c.name == p.col))
+        .map(|c| {
+            format!(
+                "{} = CAST(CASE WHEN $2 THEN pg_catalog.now() END AS {})",
+                pgrx::spi::quote_identifier(&c.name),
+                c.type_sql
+            )
+        })
+        .collect();
+    (!set.is_empty()).then_some(set)
+}
+
+/// What `erasure.verify()` checks of a masked table's columns: per column whose policy leaves
+/// something to check (`values::looks_masked`), its name, strategy and the condition its rows
+/// must meet. Run after `assignments` validated the same policies.
+pub(super) fn verifications(
+    client: &SpiClient<'_>,
+    relation: &Relation,
+    subject_key: &str,
+    parameters: &mut Parameters,
+) -> Vec<(String, String, String)> {
+    let columns = schema::columns(client, relation.oid);
+    entries::policies(client, relation.oid)
+        .into_iter()
+        .filter_map(|policy| {
+            let column = columns.iter().find(|c| c.name == policy.col)?;
+            let strategy = policy_strategy(relation, column, &policy.strategy, &policy.params);
+            let target = statements::qualified(&relation.name, &column.name);
+            let condition = values::looks_masked(&target, column, &strategy, subject_key, parameters)?;
+            Some((policy.col, policy.strategy, condition))
+        })
+        .collect()
+}
+
 fn policy_strategy(relation: &Relation, column: &Column, name: &str, params: &serde_json::Value) -> Strategy {
     let invalid = |why: String| -> ! {
         ErasureError::new(

@@ -100,6 +100,16 @@ pub struct ScanTarget {
     pub statement: OwnedPreparedStatement,
 }
 
+/// `erasure.verify()`'s look at the masked columns: one row of counts, per check the subject's
+/// rows of its table whose column does not hold what its policy writes. Arguments: `$1` the
+/// key, then `parameters`.
+pub struct VerifyPlan {
+    pub statement: OwnedPreparedStatement,
+    pub parameters: Vec<Parameter>,
+    /// Per count: the table's position in `Plan::tables`, the column and its strategy.
+    pub checks: Vec<(usize, String, String)>,
+}
+
 /// Reading and writing the ledger, for one key and for a batch of keys; the arguments are
 /// described in `execute::ledger`.
 pub struct LedgerStatements {
@@ -176,6 +186,11 @@ pub struct Plan {
     pub ledger: LedgerStatements,
     /// The residual scan's statements, one per table with text left as it is.
     pub scans: Vec<ScanTarget>,
+    /// None when no masked column has a policy whose result can be checked.
+    pub verify: Option<VerifyPlan>,
+    /// Sets the subject's `restricted_at` columns to now() (`$2` true) or NULL (`$2` false, the
+    /// restriction lifted); None when it has none (`execute::restriction`).
+    pub restriction: Option<OwnedPreparedStatement>,
     /// The tables in plan order; each count column of `apply`, `delete_all` and `census`
     /// reports the table at the same position.
     pub tables: Vec<PlannedTable>,
@@ -298,6 +313,14 @@ fn build(client: &SpiClient<'_>, subject: entries::SubjectEntry, owner: pg_sys::
         releases: retention::releases(&p, &nodes, key_column, key_type, batchable),
         ledger: ledger_statements(&p),
         scans: scan_targets(&p, &nodes, key_column, key_type, &one, &lock_orders),
+        verify: verify_plan(&p, &nodes, key_column, key_type, &one),
+        restriction: columns::restriction_markers(client, &nodes[0]).map(|set| {
+            p.writing(
+                statements::update(&nodes[0].relation.target, &set, &one.conditions[0]),
+                &[key_type, pg_sys::BOOLOID],
+                format!("its restricted_at columns of \"{}\" cannot be set", nodes[0].relation.name),
+            )
+        }),
         tables: nodes.iter().zip(&one.assignments.lists).map(|(node, list)| PlannedTable::of(node, list)).collect(),
         references: references.iter().map(|r| r.describe(&nodes)).collect(),
         apply_parameters: one.assignments.parameters.values,
@@ -400,6 +423,35 @@ fn scan_targets(
             })
         })
         .collect()
+}
+
+/// The statement of `erasure.verify()`: for every masked table, each column's check.
+fn verify_plan(
+    p: &Preparer<'_, '_>,
+    nodes: &[Node],
+    key_column: &str,
+    key_type: pg_sys::Oid,
+    one: &Form,
+) -> Option<VerifyPlan> {
+    let mut parameters = values::Parameters::default();
+    let (mut checks, mut counts) = (Vec::new(), Vec::new());
+    for (i, node) in nodes.iter().enumerate().filter(|(_, n)| n.action() == Action::Mask) {
+        let subject_key = tree::row_subject_key(nodes, i, key_column, Keys::One);
+        for (col, strategy, condition) in
+            columns::verifications(p.client, &node.relation, &subject_key, &mut parameters)
+        {
+            let failing = format!("({}) AND NOT COALESCE({condition}, false)", one.conditions[i]);
+            counts.push(statements::count_rows(&node.relation.target, &failing));
+            checks.push((i, col, strategy));
+        }
+    }
+    let types: Vec<pg_sys::Oid> =
+        std::iter::once(key_type).chain(parameters.values.iter().map(|_| pg_sys::TEXTOID)).collect();
+    (!checks.is_empty()).then(|| VerifyPlan {
+        statement: p.reading(statements::apply(&[], &counts), &types, "its verification statement is invalid"),
+        parameters: parameters.values,
+        checks,
+    })
 }
 
 /// The ledger's statements, prepared as mutating: run after the subject's lock, they must see

@@ -147,8 +147,12 @@ fn with_changes(changes: &[String], select: String) -> String {
     }
 }
 
+pub fn update(table: &str, assignments: &[String], condition: &str) -> String {
+    format!("UPDATE {table} SET {} WHERE {condition}", assignments.join(", "))
+}
+
 pub fn update_cte(name: &str, table: &str, assignments: &[String], condition: &str, returning: &str) -> String {
-    format!("{name} AS (UPDATE {table} SET {} WHERE {condition} RETURNING {returning})", assignments.join(", "))
+    format!("{name} AS ({} RETURNING {returning})", update(table, assignments, condition))
 }
 
 pub fn delete_cte(name: &str, table: &str, condition: &str, returning: &str) -> String {

@@ -84,7 +84,7 @@ pub fn masked_value(
     };
     Some(match strategy {
         Strategy::Keep => return None,
-        Strategy::Null => "NULL".to_string(),
+        Strategy::Null | Strategy::RestrictedAt => "NULL".to_string(),
         Strategy::Blank => cast("''".to_string()),
         Strategy::Constant(value) => match Strategy::constant_text(value) {
             None => "NULL".to_string(),
@@ -118,6 +118,48 @@ pub fn masked_value(
         }),
         Strategy::Expression(sql) => cast(embedded(sql)),
         Strategy::Now => cast("pg_catalog.now()".to_string()),
+    })
+}
+
+/// Whether `target` holds what `strategy` writes, as an SQL condition over the row, for
+/// `erasure.verify()` after the erasure. Where the strategy writes a value that masking again
+/// would not change (NULL, blank, the constant, the placeholder, January 1st, keys removed) the
+/// value must be that fixed point; where it writes one nobody can recompute, its shape: 64 hex
+/// digits for `hmac`, the template with 36 characters for each `{uuid}`, a time for `now`. NULL
+/// holds nothing personal and passes (but for `now`, whose time marks the erasure). None for
+/// `keep` and `expression`, which say nothing checkable afterwards.
+pub fn looks_masked(
+    target: &str,
+    column: &Column,
+    strategy: &Strategy,
+    subject_key: &str,
+    parameters: &mut Parameters,
+) -> Option<String> {
+    let text = |value: &str| format!("CAST({value} AS pg_catalog.text)");
+    let or_null = |condition: String| format!("({target} IS NULL OR {condition})");
+    Some(match strategy {
+        Strategy::Keep | Strategy::Expression(_) => return None,
+        Strategy::Null | Strategy::RestrictedAt => format!("{target} IS NULL"),
+        Strategy::Now => format!("{target} IS NOT NULL"),
+        Strategy::Hmac => or_null(format!("{} OPERATOR(pg_catalog.~) '^[0-9a-f]{{64}}$'", text(target))),
+        Strategy::Placeholder(template) if template.contains("{uuid}") => {
+            // A LIKE pattern, `!` escaping: the template's own text, each {uuid} any 36
+            // characters, {key} the subject key.
+            let escape = |sql: String| {
+                ["!", "%", "_"].iter().fold(sql, |s, c| format!("pg_catalog.replace({s}, '{c}', '!{c}')"))
+            };
+            let literal: String = template.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+            let pattern = parameters.add(literal.replace("{uuid}", &"_".repeat(36)));
+            or_null(format!(
+                "{} OPERATOR(pg_catalog.~~) pg_catalog.like_escape(pg_catalog.replace({pattern}, '{{key}}', {}), '!')",
+                text(target),
+                escape(subject_key.to_string())
+            ))
+        }
+        _ => {
+            let masked = masked_value(target, column, strategy, subject_key, "''", parameters)?;
+            or_null(format!("{} OPERATOR(pg_catalog.=) {}", text(target), text(&masked)))
+        }
     })
 }
 
@@ -303,6 +345,50 @@ mod tests {
             }
         }
         assert!(checked > 30, "only {checked} function calls were checked");
+    }
+
+    /// What each strategy writes, `erasure.verify()` accepts; the value it replaced, it does not.
+    #[pg_test]
+    fn verification_accepts_what_masking_writes() {
+        Spi::run("SELECT erasure.set_hmac_key('0123456789abcdef0123')").unwrap();
+        let (text, date, stamp) = (
+            text(),
+            column("date", pg_sys::DATEOID, 'D'),
+            column("timestamp with time zone", pg_sys::TIMESTAMPTZOID, 'D'),
+        );
+        let jsonb = column("jsonb", pg_sys::JSONBOID, 'U');
+        let cases = [
+            (&text, "Ana", Strategy::Null),
+            (&text, "Ana", Strategy::Blank),
+            (&text, "Ana", Strategy::Constant(json!("Xxxx"))),
+            (&text, "ana@example.com", Strategy::Placeholder("erased-{key}@invalid".into())),
+            (&text, "ana@example.com", Strategy::Placeholder("{uuid}_{key}%@invalid".into())),
+            (&text, "Ana", Strategy::Hmac),
+            (&date, "1987-05-03", Strategy::YearOnly),
+            (&stamp, "1987-05-03 10:00+00", Strategy::YearOnly),
+            (
+                &jsonb,
+                r#"{"name": "Ana", "address": {"street": "Main", "city": "Lisbon"}}"#,
+                Strategy::JsonbRemove(vec!["name".into(), "address.street".into()]),
+            ),
+        ];
+        for (column, original, strategy) in cases {
+            let mut p = Parameters::default();
+            let masked = masked_value("v.c", column, &strategy, KEY, "''", &mut p).unwrap();
+            let of_masked = looks_masked("m.c", column, &strategy, KEY, &mut p).unwrap();
+            let of_original = looks_masked("v.c", column, &strategy, KEY, &mut p).unwrap();
+            let original_at = format!("${}", p.values.len() + 2);
+            let row = format!("(SELECT CAST({original_at} AS {}) AS c) AS v", column.type_sql);
+            let sql = format!(
+                "SELECT (SELECT {of_masked} FROM (SELECT {masked} AS c FROM {row}) AS m), (SELECT {of_original} FROM {row})"
+            );
+            let bound = bind(&p.values);
+            let mut arguments: Vec<pgrx::datum::DatumWithOid> = vec!["7".into()];
+            arguments.extend(bound.iter().map(|v| v.as_str().into()));
+            arguments.push(original.into());
+            let got = Spi::get_two_with_args::<bool, bool>(&sql, &arguments).unwrap();
+            assert_eq!(got, (Some(true), Some(false)), "{strategy:?} of {original}: {sql}");
+        }
     }
 
     #[pg_test]

@@ -21,7 +21,9 @@ SELECT erasure.anonymize('subscriber', 'ana@example.com', 'delete') ->> 'status'
        erasure.is_erased('subscriber', 'ana@example.com') AS is_erased;
 SELECT key ~ '^hmac:[0-9a-f]{64}$' AS digest_only FROM erasure.ledger WHERE subject = 'subscriber';
 SELECT key, status FROM erasure.anonymize_many('subscriber', ARRAY['bia@example.com', 'ana@example.com'], 'delete') ORDER BY key;
-SELECT erasure.request('subscriber', 'caio@example.com') IS NOT NULL AS requested;
+SELECT erasure.request('subscriber', 'caio@example.com') AS caio \gset
+SELECT erasure.verify_request(:caio) AS verified;
+SELECT erasure.approve_request(:caio) AS approved;
 SELECT r.status FROM erasure.process_requests('delete') r JOIN erasure.request_queue q ON q.id = r.request_id
  WHERE q.subject = 'subscriber';
 -- The auditor's test: no erasure.* object holds an erased e-mail. (The notification's payload is

@@ -1,4 +1,5 @@
--- Compliance evidence: the ledger's hash chain (verify_ledger, ledger_anchor, the export).
+-- Compliance evidence: the ledger's hash chain (verify_ledger, ledger_anchor, the export), the
+-- deletion concept (describe), certificates and the verification an auditor reruns (verify).
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_erasure;
 RESET client_min_messages;
@@ -135,13 +136,14 @@ SELECT length(erasure.describe('ev_customer')) > 0 AS operator_reads_the_concept
 RESET ROLE;
 
 -- A certificate: a request, processed, certified (times and hashes left out here: they change).
-SELECT erasure.request('ev_customer', 7, 'TICKET-7') IS NOT NULL AS requested;
+SELECT erasure.request('ev_customer', 7, 'TICKET-7') AS ticket7 \gset
+SELECT erasure.verify_request(:ticket7) AS verified, erasure.approve_request(:ticket7) AS approved;
 -- (Requests other suites left open are tried too; only this one is shown.)
 SELECT r.status FROM erasure.process_requests() r JOIN erasure.request_queue q ON q.id = r.request_id
  WHERE q.subject = 'ev_customer';
 CREATE TEMP TABLE cert AS
   SELECT erasure.certificate(ledger_request_id) AS c FROM erasure.requests WHERE subject = 'ev_customer' AND reference = 'TICKET-7';
-SELECT jsonb_pretty(c - '{generated_at,received_at,due_at,executed_at,request_id,ledger_hash,database}'::text[]) FROM cert;
+SELECT jsonb_pretty(c - '{generated_at,received_at,due_at,executed_at,request_id,ledger_hash,database,identity_verified_at,approved_at}'::text[]) FROM cert;
 SELECT c ->> 'ledger_hash' = s.hash AS hash_is_the_rows, extract(day FROM (c ->> 'due_at')::timestamptz - (c ->> 'received_at')::timestamptz) AS days_to_answer,
        c::text !~ 'Name 7|c7@example' AS nothing_personal
   FROM cert, erasure.ledger_seals s WHERE s.request_id = (c ->> 'request_id')::bigint;
@@ -150,8 +152,72 @@ UPDATE erasure.ledger SET reference = 'forged' WHERE request_id = (SELECT max(re
 SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) -> 'chain_intact' AS chain_intact;
 UPDATE erasure.ledger SET reference = 'TICKET-7' WHERE request_id = (SELECT max(request_id) FROM erasure.ledger);
 SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) -> 'chain_intact' AS chain_intact_again;
+-- A masked value put back by hand: the certificate says verification fails, and why is in verify().
+UPDATE ev.customers SET name = 'Name 7' WHERE id = 7;
+SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) -> 'verified' AS verified;
+SELECT * FROM erasure.verify('ev_customer', 7);
+UPDATE ev.customers SET name = 'Xxxx' WHERE id = 7;
+SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) -> 'verified' AS verified_again;
 SELECT erasure.certificate(-1);
 GRANT SELECT ON cert TO erasure_operator;
 SET ROLE erasure_operator;
 SELECT erasure.certificate((SELECT (c ->> 'request_id')::bigint FROM cert)) ->> 'outcome' AS operator_reads_certificate;
 RESET ROLE;
+
+-- Verification an auditor can rerun: erasure.verify() finds each erased subject as its ledger
+-- row says, and reports by table, column and strategy, with a count and never a value, what
+-- was changed since. Every strategy's result: the value itself where masking again would not
+-- change it, its shape where nobody can recompute it (hmac, {uuid}, now).
+SELECT count(*) >= 0 AS hmac_key_set
+  FROM (SELECT erasure.set_hmac_key('ev-verify-secret-0123') WHERE NOT EXISTS (SELECT FROM erasure.hmac_key)) AS k;
+CREATE TABLE ev.members (id integer PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE, born date, nick text,
+                         token text, prefs jsonb, erased_at timestamptz, note text);
+CREATE TABLE ev.member_logs (id integer PRIMARY KEY, member_id integer NOT NULL REFERENCES ev.members, line text);
+CREATE TABLE ev.member_invoices (id integer PRIMARY KEY, member_id integer NOT NULL REFERENCES ev.members, total numeric);
+INSERT INTO ev.members
+SELECT i, 'Member ' || i, 'm' || i || '@example.com', '1985-07-09', 'nick' || i, 'tok' || i,
+       '{"name": "Member", "address": {"street": "Main St", "city": "Lisbon"}, "lang": "pt"}', NULL, 'vip'
+  FROM generate_series(1, 3) AS i;
+INSERT INTO ev.member_logs SELECT i, i, 'login' FROM generate_series(1, 3) AS i;
+INSERT INTO ev.member_invoices SELECT i, i, 10 * i FROM generate_series(1, 2) AS i;
+SELECT erasure.register_subject('ev_member', 'ev.members'),
+       erasure.register_table('ev_member', 'ev.member_logs', 'delete'),
+       erasure.register_table('ev_member', 'ev.member_invoices', 'retain', reason => 'bookkeeping law'),
+       erasure.set_policy('ev.members', 'name', 'constant', '{"value": "Xxxx"}'),
+       erasure.set_policy('ev.members', 'email', 'placeholder', '{"template": "erased-{uuid}_{key}%@invalid.example"}'),
+       erasure.set_policy('ev.members', 'born', 'year_only'),
+       erasure.set_policy('ev.members', 'nick', 'null'),
+       erasure.set_policy('ev.members', 'token', 'hmac'),
+       erasure.set_policy('ev.members', 'prefs', 'jsonb_remove', '{"keys": ["name", "address.street"]}'),
+       erasure.set_policy('ev.members', 'erased_at', 'now'),
+       erasure.set_policy('ev.members', 'note', 'expression', '{"sql": "upper(note)"}');
+SELECT erasure.anonymize('ev_member', 1) ->> 'status' AS one, erasure.anonymize('ev_member', 3, 'delete') ->> 'status' AS three;
+-- As the ledger says: nothing to report, for the anonymized and the deleted member alike.
+SELECT * FROM erasure.verify('ev_member', 1);
+SELECT * FROM erasure.verify('ev_member', 3);
+-- By hand, as a superuser: every masked value of member 1 put back, a row added to the table
+-- its erasure deleted, its retained invoice removed; member 3 inserted again.
+BEGIN;
+UPDATE ev.members SET name = 'Member 1', email = 'm1@example.com', born = '1985-07-09', nick = 'nick1', token = 'tok1',
+       prefs = prefs || '{"name": "Member"}', erased_at = NULL, note = 'vip'
+ WHERE id = 1;
+INSERT INTO ev.member_logs VALUES (10, 1, 'login again');
+DELETE FROM ev.member_invoices WHERE member_id = 1;
+INSERT INTO ev.members (id, name, email) VALUES (3, 'Member 3', 'm3@example.com');
+SELECT * FROM erasure.verify('ev_member', 1) ORDER BY tbl::text, col;
+SELECT * FROM erasure.verify('ev_member', 3);
+SELECT count(*) FILTER (WHERE f::text ~ 'Member|m1@|nick1|tok1|1985') AS findings_with_a_value FROM erasure.verify('ev_member', 1) AS f;
+ROLLBACK;
+SELECT count(*) AS findings_after_rollback FROM erasure.verify('ev_member', 1);
+-- One value of each shape that only looks right still passes: verification checks the shape.
+BEGIN;
+UPDATE ev.members SET token = repeat('ab', 32), email = 'erased-' || repeat('z', 36) || '_1%@invalid.example' WHERE id = 1;
+SELECT count(*) AS findings_for_lookalikes FROM erasure.verify('ev_member', 1);
+UPDATE ev.members SET email = 'erased-' || repeat('z', 36) || 'x1%@invalid.example' WHERE id = 1;
+SELECT col, strategy FROM erasure.verify('ev_member', 1);
+ROLLBACK;
+-- The operator verifies (the reads run as the subject's owner); a subject never erased is an error.
+SET ROLE erasure_operator;
+SELECT count(*) AS operator_findings FROM erasure.verify('ev_member', 1);
+RESET ROLE;
+SELECT * FROM erasure.verify('ev_member', 2);

@@ -77,6 +77,14 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 END $$;
+-- Requests in three states for the lifecycle's refusals: received, verified and extended, cancelled.
+SELECT erasure.request('bad_customer', 1) > 0 AS received, erasure.request('bad_customer', 4) > 0 AS to_verify,
+       erasure.request('bad_customer', 3) > 0 AS to_cancel;
+SELECT erasure.verify_request(id) AS verified, erasure.extend_request(id, 'many requests this month') AS extended
+  FROM erasure.request_queue WHERE subject = 'bad_customer' AND key = '4';
+SELECT erasure.cancel_request(id) AS cancelled FROM erasure.request_queue WHERE subject = 'bad_customer' AND key = '3';
+CREATE FUNCTION pg_temp.req(k text) RETURNS bigint LANGUAGE sql AS $$
+  SELECT id FROM erasure.request_queue WHERE subject = 'bad_customer' AND key = k $$;
 
 CREATE TEMP TABLE bad_inputs (n serial, input text, sql text, sqlstate text, fragment text);
 INSERT INTO bad_inputs (input, sql, sqlstate, fragment) VALUES
@@ -140,6 +148,7 @@ INSERT INTO bad_inputs (input, sql, sqlstate, fragment) VALUES
   ('placeholder too long for varchar(5)', $$SELECT erasure.set_policy('bad.profiles', 'code', 'placeholder', '{"template": "erased-{key}"}')$$, '22001', 'is too long for type character varying(5)'),
   ('constant into a composite UNIQUE', $$SELECT erasure.set_policy('bad.profiles', 'login', 'constant', '{"value": "x"}')$$, '22023', 'same value into UNIQUE column "login"'),
   ('constant into a unique expression index', $$SELECT erasure.set_policy('bad.profiles', 'code', 'constant', '{"value": "X"}')$$, '22023', 'same value into UNIQUE column "code"'),
+  ('restricted_at on a text column', $$SELECT erasure.set_policy('bad.customers', 'nick', 'restricted_at')$$, '42804', 'cannot be used on column "nick"'),
   ('placeholder on text[]', $$SELECT erasure.set_policy('bad.profiles', 'tags', 'placeholder', '{"template": "x-{key}"}')$$, '42804', 'cannot be used on column "tags"'),
   ('jsonb_remove of keys where the column holds arrays', $$SELECT erasure.set_policy('bad.profiles', 'prefs', 'jsonb_remove', '{"keys": ["name"]}')$$, '22P02', 'does not apply to the values of column "prefs"'),
   ('a temporary table as a subject', $$SELECT erasure.register_subject('tmp', 'pg_temp.tmp_people')$$, '42809', 'is a temporary table'),
@@ -153,8 +162,34 @@ INSERT INTO bad_inputs (input, sql, sqlstate, fragment) VALUES
   -- Backups.
   ('replay of something else', $$SELECT * FROM erasure.replay('{"rows": []}')$$, '22023', 'is not an export of erasure.ledger_export()'),
   ('replay of an unknown subject', $$SELECT * FROM erasure.replay('{"entries": [{"request_id": 1, "subject": "nobody", "key": "1", "status": "anonymized"}]}')$$, '42704', '"nobody" is not registered'),
+  -- Requests: a transition the request's state does not allow, or without what it needs.
+  ('verify an unknown request', $$SELECT erasure.verify_request(-1)$$, 'P0002', 'erasure request -1 does not exist'),
+  ('approve an unknown request', $$SELECT erasure.approve_request(-1)$$, 'P0002', 'erasure request -1 does not exist'),
+  ('cancel an unknown request', $$SELECT erasure.cancel_request(-1)$$, 'P0002', 'erasure request -1 does not exist'),
+  ('reject an unknown request', $$SELECT erasure.reject_request(-1, 'archiving')$$, 'P0002', 'erasure request -1 does not exist'),
+  ('extend an unknown request', $$SELECT erasure.extend_request(-1, 'busy')$$, 'P0002', 'erasure request -1 does not exist'),
+  ('approve a request not verified', $$SELECT erasure.approve_request(pg_temp.req('1'))$$, '55000', 'it is received'),
+  ('verify a verified request', $$SELECT erasure.verify_request(pg_temp.req('4'))$$, '55000', 'it is verified'),
+  ('extend a request twice', $$SELECT erasure.extend_request(pg_temp.req('4'), 'still busy')$$, '55000', 'was extended already'),
+  ('verify a cancelled request', $$SELECT erasure.verify_request(pg_temp.req('3'))$$, '55000', 'it is cancelled'),
+  ('approve a cancelled request', $$SELECT erasure.approve_request(pg_temp.req('3'))$$, '55000', 'it is cancelled'),
+  ('cancel a cancelled request', $$SELECT erasure.cancel_request(pg_temp.req('3'))$$, '55000', 'it is cancelled'),
+  ('reject a cancelled request', $$SELECT erasure.reject_request(pg_temp.req('3'), 'archiving')$$, '55000', 'it is cancelled'),
+  ('extend a cancelled request', $$SELECT erasure.extend_request(pg_temp.req('3'), 'busy')$$, '55000', 'it is cancelled'),
+  ('reject without a ground', $$SELECT erasure.reject_request(pg_temp.req('1'), NULL)$$, '22023', 'without a ground of GDPR art. 17(3)'),
+  ('reject on a ground the law does not give', $$SELECT erasure.reject_request(pg_temp.req('1'), 'too busy')$$, '22023', 'without a ground of GDPR art. 17(3)'),
+  ('extend without a reason', $$SELECT erasure.extend_request(pg_temp.req('1'), NULL)$$, '22023', 'without a reason'),
+  ('extend with a blank reason', $$SELECT erasure.extend_request(pg_temp.req('1'), '  ')$$, '22023', 'without a reason'),
+  ('extend by three months', $$SELECT erasure.extend_request(pg_temp.req('1'), 'busy', '3 months')$$, '22023', 'cannot extend erasure request'),
+  ('extend by nothing', $$SELECT erasure.extend_request(pg_temp.req('1'), 'busy', '0')$$, '22023', 'cannot extend erasure request'),
+  ('a period that is no setting', $$SELECT erasure.setting_period('nope')$$, '22023', '"nope" is not a period of pg_erasure'),
+  -- Verification.
+  ('verify a subject never erased', $$SELECT * FROM erasure.verify('bad_customer', 1)$$, 'P0002', 'bad_customer "1" has not been erased'),
+  ('verify an unknown subject', $$SELECT * FROM erasure.verify('nobody', 1)$$, '42704', '"nobody" is not registered'),
+  ('verify with a NULL id', $$SELECT * FROM erasure.verify('bad_customer', NULL::integer)$$, '22004', 'id must not be NULL'),
   -- Inputs that are not errors: nothing to do, or only a NOTICE.
   ('blocker raising only a NOTICE', $$SELECT erasure.erasure_blockers(1, 'bad_customer')$$, 'ok', ''),
+  ('restriction of a key no row has', $$SELECT erasure.is_restricted('bad_customer', 99)$$, 'ok', ''),
   ('empty array', $$SELECT erasure.anonymize_many('bad_customer', '{}'::integer[])$$, 'ok', ''),
   ('100,000 ids, none of them customers', $$SELECT count(*) FROM erasure.anonymize_many('bad_customer', ARRAY(SELECT generate_series(1000, 100999)))$$, 'ok', ''),
   ('the same blocked id three times', $$SELECT erasure.anonymize_many('bad_customer', ARRAY[3, 3, 3])$$, 'ok', '');
@@ -170,4 +205,5 @@ SELECT b.tbl FROM before b FULL JOIN pg_temp.snapshot() a USING (tbl) WHERE a.ha
 -- The lines of the bulk calls above: one per distinct key.
 SELECT key, status FROM erasure.anonymize_many('bad_customer', ARRAY[3, 3, 99]) ORDER BY key;
 
+DELETE FROM erasure.request_queue WHERE subject = 'bad_customer';
 DROP SCHEMA bad CASCADE;
