@@ -58,6 +58,8 @@ build_released() {
     return
   fi
   local src=$root/target/upgrade/src-0.1.0-pg$major
+  git cat-file -e "$released^{commit}" 2>/dev/null \
+    || { echo "upgrade: commit $released (0.1.0) is not in this clone: it needs the history (git fetch --unshallow)"; exit 1; }
   rm -rf "$src" "$cache"
   mkdir -p "$src"
   git archive "$released" | tar -x -C "$src"
