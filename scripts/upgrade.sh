@@ -12,7 +12,8 @@
 #       (tests/upgrade/rows.sql, before and after), and a pg_dump of the upgraded database
 #       restores them;
 #   (c) erasures work after the upgrade and what 0.1.0 erased stays erased
-#       (tests/upgrade/after.sql);
+#       (tests/upgrade/after.sql), and the role erasure_executor, kept while another database
+#       on 0.1.0 grants it privileges, can be dropped once that one is updated too;
 # and that sql/pg_erasure--0.1.0.sql is what 0.1.0 generated. The 0.1.0 build is cached under
 # target/upgrade/ (a second run only copies it). This build is installed again at the end, even
 # on failure; the cluster is stopped.
@@ -115,16 +116,24 @@ PG_MAJOR=$major source scripts/cluster.sh
 cluster_start
 trap finish EXIT   # cluster_start set its own
 
-# 0.1.0, as a shop used it.
+# 0.1.0, as a shop used it; and another database on 0.1.0, whose registration granted
+# erasure_executor a table there too.
 "$PG_BIN/createdb" upgraded
 run before.log -d upgraded -f tests/upgrade/before.sql
 run rows-before.txt -d upgraded -f tests/upgrade/rows.sql
+"$PG_BIN/createdb" other
+run other.log -d other -c "CREATE EXTENSION pg_erasure VERSION '0.1.0'" \
+  -c 'CREATE TABLE people (id integer PRIMARY KEY, name text)' \
+  -c 'CREATE TABLE notes (id integer PRIMARY KEY, person_id integer REFERENCES people, body text)' \
+  -c "SELECT erasure.register_subject('person', 'people')" -c "SELECT erasure.register_table('person', 'notes')"
 
 # This build over it, and the upgrade in a new session.
 install_current
 [ -e "$ext/pg_erasure--0.1.0--0.2.0.sql" ] || { echo "upgrade: cargo pgrx install did not install the upgrade script"; exit 1; }
 run alter.log -d upgraded -c "ALTER EXTENSION pg_erasure UPDATE TO '0.2.0'"
 grep -E '^(WARNING|HINT)' "$work/alter.log" | sed 's/^/upgrade: ALTER EXTENSION said: /' || true
+grep -q 'still holds privileges in 1 other database' "$work/alter.log" \
+  || { echo "upgrade: the warning about erasure_executor does not name the other database on 0.1.0"; exit 1; }
 
 # (a) The schema, against a fresh install.
 "$PG_BIN/createdb" fresh
@@ -145,6 +154,12 @@ compare restored-rows rows-after.txt rows-restored.txt 'the upgraded database' '
 # (c) Erasures after the upgrade.
 run after.txt -d upgraded -f tests/upgrade/after.sql
 grep -c '^ok: ' "$work/after.txt" | sed 's/^/upgrade: checks passed after the upgrade: /'
+
+# The README's way out for the role: the last database updated says it holds nothing, and it goes.
+run alter-other.log -d other -c 'ALTER EXTENSION pg_erasure UPDATE'
+grep -q 'No database grants it anything now: DROP ROLE erasure_executor' "$work/alter-other.log" \
+  || { cat "$work/alter-other.log"; echo "upgrade: the last database updated does not say erasure_executor can go"; exit 1; }
+run drop-role.log -d other -c 'DROP ROLE erasure_executor'
 
 echo "upgrade: 0.1.0 → 0.2.0 on PostgreSQL $major: $(grep -c '' "$work/schema-fresh.txt") schema lines equal a fresh install's," \
      "$(grep -c '' "$work/rows-before.txt") data lines kept ($((built - started)) s for the 0.1.0 build, $((SECONDS - built)) s for the test)"

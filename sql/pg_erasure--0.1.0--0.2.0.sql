@@ -81,12 +81,13 @@ DROP FUNCTION erasure.residual_scan(text, text);
 -- this database is revoked: on relations (columns included), schemas and routines, as their
 -- owners granted it (0.1.0 granted as the extension's owner, a superuser, which PostgreSQL
 -- records as the object's owner's grant, and so did a DBA following erasure.check()'s hint).
--- The role itself stays: roles belong to the cluster, another database may still run
--- 0.1.0 with it, and DROP ROLE fails while it holds privileges elsewhere. Once no database of the
--- cluster runs 0.1.0, a DBA drops it (DROP ROLE erasure_executor).
+-- The role itself stays, as DROP EXTENSION leaves roles too: roles belong to the cluster, this
+-- script reaches only this database, and DROP ROLE fails while another database still grants
+-- it something. The warning says whether one does (pg_shdepend sees every database's grants).
 DO $executor$
 DECLARE
     object record;
+    elsewhere bigint;
 BEGIN
     IF pg_catalog.to_regrole('erasure_executor') IS NULL THEN
         RETURN;
@@ -106,9 +107,19 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM erasure_executor CASCADE', object.kind, object.name);
     END LOOP;
-    RAISE WARNING 'pg_erasure 0.2.0 no longer uses the role erasure_executor: its privileges in database "%" were revoked',
-                 pg_catalog.current_database()
-        USING HINT = 'Once no database of this cluster runs pg_erasure 0.1.0: DROP ROLE erasure_executor;';
+    SELECT pg_catalog.count(DISTINCT d.dbid) INTO elsewhere FROM pg_catalog.pg_shdepend d
+     WHERE d.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+       AND d.refobjid = 'erasure_executor'::pg_catalog.regrole
+       AND d.dbid NOT IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()));
+    IF elsewhere > 0 THEN
+        RAISE WARNING 'pg_erasure 0.2.0 no longer uses the role erasure_executor: its privileges in database "%" were revoked',
+                     pg_catalog.current_database()
+            USING HINT = pg_catalog.format('It still holds privileges in %s other database(s): update pg_erasure there too, then DROP ROLE erasure_executor.', elsewhere);
+    ELSE
+        RAISE WARNING 'pg_erasure 0.2.0 no longer uses the role erasure_executor: its privileges in database "%" were revoked',
+                     pg_catalog.current_database()
+            USING HINT = 'No database grants it anything now: DROP ROLE erasure_executor;';
+    END IF;
 END
 $executor$;
 
