@@ -140,7 +140,12 @@ grep -q 'still holds privileges in 1 other database' "$work/alter.log" \
 run fresh.log -d fresh -c 'CREATE EXTENSION pg_erasure'
 run schema-fresh.txt -d fresh -f tests/upgrade/schema.sql
 run schema-upgraded.txt -d upgraded -f tests/upgrade/schema.sql
-compare schemas schema-fresh.txt schema-upgraded.txt 'fresh 0.2.0 install' 'upgraded from 0.1.0'
+if ! (compare schemas schema-fresh.txt schema-upgraded.txt 'fresh 0.2.0 install' 'upgraded from 0.1.0'); then
+  echo "upgrade: fix sql/pg_erasure--0.1.0--0.2.0.sql in the section of each object named: a new or changed"
+  echo "         function as sql/*.sql defines it, CREATE OR REPLACE (section 5; a DROP in section 2 first"
+  echo "         if its arguments or result changed), a table change as ALTER TABLE (4), a grant (7)"
+  exit 1
+fi
 
 # (b) The data 0.1.0 left, after the upgrade and after a dump and restore of it.
 run rows-after.txt -d upgraded -f tests/upgrade/rows.sql
