@@ -45,15 +45,16 @@ pub fn lock_rows(target: &str, table: &str, condition: &str, order_by: &[String]
     format!("SELECT FROM {target} WHERE {condition}{order} FOR UPDATE")
 }
 
-/// Every `lock_rows` statement of `locks` in one statement: its select list runs one sub-select
-/// per table, each `FOR UPDATE` of its own table, in the order given (PostgreSQL evaluates a
-/// select list from left to right, and every erasure runs the same statement, so all take their
-/// locks in one order); returns the rows locked per table. One round trip instead of one per
-/// table, and on a sharded cluster one command to the shard group's worker.
+/// Every `lock_rows` statement of `locks` in one statement, each a branch of a UNION ALL, which
+/// PostgreSQL runs in the order given (and every erasure runs the same statement, so all take
+/// their locks in one order); returns an empty row per row locked. One round trip instead of
+/// one per table: on a sharded cluster one command to the shard group's worker instead of one
+/// per table; on one server as many instructions as separate statements (callgrind, the ERP
+/// benchmark shape). A UNION ALL rather than a count per table in a select list: that would
+/// initialize an aggregate per table, 2 % more instructions per erasure.
 pub fn lock_all(locks: &[String]) -> String {
-    let counts: Vec<String> =
-        locks.iter().map(|l| format!("(SELECT pg_catalog.count(*) FROM ({l}) AS \"pg_erasure locked\")")).collect();
-    format!("SELECT {}", counts.join(",\n       "))
+    let branches: Vec<String> = locks.iter().map(|l| format!("SELECT FROM ({l}) AS \"pg_erasure locked\"")).collect();
+    branches.join("\nUNION ALL ")
 }
 
 pub fn count_rows(table: &str, condition: &str) -> String {

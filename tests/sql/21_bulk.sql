@@ -88,13 +88,13 @@ SELECT count(*) AS ledger_rows, count(DISTINCT key) AS distinct_keys FROM erasur
 -- One statement per step for the whole batch, each run once: the members' lock, the lock of
 -- every other changed table's rows (one statement, its tables in lock order: parents first),
 -- and the statement that applies the erasure.
-SELECT CASE WHEN query LIKE 'SELECT (SELECT pg_catalog.count(*) FROM (SELECT FROM %'
+SELECT CASE WHEN query LIKE 'SELECT FROM (SELECT FROM %'
             THEN 'rows locked in ' || array_to_string(ARRAY(SELECT m[1] FROM regexp_matches(query, 'FROM \(SELECT FROM (bulk\.\w+)', 'g') AS m), ', ')
             ELSE regexp_replace(substring(query FROM '^(SELECT.*?(FROM|JOIN) bulk\.\w+|WITH t\d+ AS \((UPDATE|DELETE FROM) bulk\.\w+)'), '\s+', ' ', 'g')
        END AS statement, calls
   FROM pg_stat_statements
  WHERE query ~ '^SELECT.*(FROM|JOIN) bulk\.\w+ .* FOR UPDATE( OF .*)?$' OR query ~ '^WITH t\d+ AS \((UPDATE|DELETE FROM) bulk\.\w+ .*pg_catalog\.count'
-    OR query LIKE 'SELECT (SELECT pg_catalog.count(*) FROM (SELECT FROM bulk.%'
+    OR query LIKE 'SELECT FROM (SELECT FROM bulk.%'
  ORDER BY 1;
 -- The blocker queries ran once for the whole batch, joined to its keys.
 SELECT calls AS blocker_statements FROM pg_stat_statements
