@@ -8,11 +8,11 @@
 #       (tests/upgrade/schema.sql: functions, tables, columns, constraints, indexes, views,
 #       triggers, event triggers, grants and initial privileges, comments, membership,
 #       pg_extension_config_dump), printing each line that differs;
-#   (b) every catalog row, ledger row and request 0.1.0 left is there, as it was
-#       (tests/upgrade/rows.sql, before and after), and a pg_dump of the upgraded database
-#       restores them;
-#   (c) erasures work after the upgrade and what 0.1.0 erased stays erased
-#       (tests/upgrade/after.sql), and the role erasure_executor, kept while another database
+#   (b) every catalog row, ledger row and request 0.1.0 left is there, as it was, each request
+#       in the state 0.1.0's meant (tests/upgrade/rows.sql, before and after), and a pg_dump
+#       of the upgraded database restores them;
+#   (c) erasures work after the upgrade, what 0.1.0 erased stays erased, and the requests it
+#       left open are approved and processed (tests/upgrade/after.sql), and the role erasure_executor, kept while another database
 #       on 0.1.0 grants it privileges, can be dropped once that one is updated too;
 # and that sql/pg_erasure--0.1.0.sql is what 0.1.0 generated. The 0.1.0 build is cached under
 # target/upgrade/ (a second run only copies it). This build is installed again at the end, even

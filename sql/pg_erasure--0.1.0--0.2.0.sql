@@ -11,7 +11,8 @@
 --   1. the hmac key: from 0.1.0's setting erasure.hmac_key into the table erasure.hmac_key
 --   2. objects 0.1.0 had and 0.2.0 has not, or has with another signature: dropped
 --   3. the role erasure_executor: its privileges in this database revoked, the role kept
---   4. catalog tables: new columns, new tables, changed indexes, pg_extension_config_dump
+--   4. catalog tables: new columns, new tables, changed indexes and checks, pg_extension_config_dump;
+--      erasure.request_queue rebuilt with the request lifecycle, 0.1.0's requests moved into it
 --   5. functions: every function of 0.2.0, as sql/catalog.sql, sql/api.sql and sql/check.sql
 --      define it (CREATE OR REPLACE keeps the grants others made on an unchanged signature)
 --   6. the view erasure.requests
@@ -160,17 +161,116 @@ COMMENT ON TABLE erasure.ledger_seals IS
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_seals', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure.ledger_seals_seal_seq', '');
 
--- erasure.request_queue: attempts, last_sqlstate, last_error, closed_as. 0.1.0 did not count
--- attempts; a request it checked (checked_at) was tried at least once.
-ALTER TABLE erasure.request_queue
-    ADD COLUMN attempts      integer NOT NULL DEFAULT 0,
-    ADD COLUMN last_sqlstate text,
-    ADD COLUMN last_error    text,
-    ADD COLUMN closed_as     text CHECK (closed_as IN ('not_found'));
-UPDATE erasure.request_queue SET attempts = 1 WHERE checked_at IS NOT NULL;
-DROP INDEX erasure.request_queue_open;
+-- erasure.column_policies: the strategy restricted_at (the marker of a restricted subject).
+ALTER TABLE erasure.column_policies DROP CONSTRAINT column_policies_strategy_check,
+    ADD CONSTRAINT column_policies_strategy_check
+        CHECK (strategy IN ('keep', 'null', 'blank', 'constant', 'year_only',
+                            'placeholder', 'hmac', 'jsonb_remove',
+                            'expression', 'now', 'restricted_at'));
+
+-- erasure.request_queue: rebuilt, since 0.2.0's lifecycle columns sit between 0.1.0's (ALTER
+-- TABLE … ADD COLUMN appends). 0.1.0's rows and the position of its id sequence are kept
+-- aside, the table and its sequence leave the extension (which takes them out of
+-- pg_extension_config_dump) and are dropped, and the table is created as sql/catalog.sql
+-- creates it. 0.1.0's grants on it go with it (section 7 makes 0.2.0's). The rows move in
+-- with the same ids:
+--   - executed by 0.1.0 (ledger_request_id set): state executed, ended at the ledger row's
+--     executed_at, by its executed_by (the role that ran the erasure);
+--   - open under 0.1.0, which its next process_requests() would have erased: state approved,
+--     at the upgrade (now()) by session_user, the role running ALTER EXTENSION; with no
+--     cooling-off (wait_until = approved_at: 0.1.0 had none, and process_requests() takes
+--     them at once) and no identity verification recorded (verified_at, verified_by NULL).
+--     0.1.0 had no strategy restricted_at, so no column marks their subjects restricted;
+--     is_restricted() says they are;
+--   - 0.1.0 ended a request no other way (one whose subject's row was gone stayed open, and
+--     0.2.0's process_requests() closes it as not_found): none becomes rejected, cancelled
+--     or not_found here.
+-- received_by is session_user for every row: 0.1.0 did not record who received a request.
+-- 0.1.0 did not count attempts; a request it checked (checked_at) was tried at least once.
+CREATE TABLE erasure.request_queue_0_1_0 AS SELECT * FROM erasure.request_queue;
+CREATE TABLE erasure.request_queue_0_1_0_position AS SELECT s.last_value, s.is_called FROM erasure.request_queue_id_seq s;
+ALTER EXTENSION pg_erasure DROP TABLE erasure.request_queue;
+ALTER EXTENSION pg_erasure DROP SEQUENCE erasure.request_queue_id_seq;
+DROP TABLE erasure.request_queue;
+
+-- Requests as customers make them, through their lifecycle: received (erasure.request), its
+-- requester's identity verified (verify_request), approved (approve_request; it then waits
+-- until wait_until, the cooling-off window, and can still be cancelled), executed by
+-- erasure.process_requests() (ledger_request_id), or ended otherwise: rejected on an art.
+-- 17(3) ground, cancelled, or not_found when the subject's row was gone by then. Each step
+-- records who (session_user) and when; the deadline can be extended once, with a reason. An
+-- approved request stays approved while something blocks it: blockers and held_until hold what
+-- the last run found in the way (blocker names only, no details), attempts counts the runs that
+-- tried it, checked_at is the last one, and last_sqlstate/last_error what made the last one
+-- fail (the error's message, which pg_erasure's own errors keep free of personal values).
+-- Written only by the request functions (SECURITY DEFINER, sql/api.sql).
+CREATE TABLE erasure.request_queue (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    subject           text NOT NULL,
+    key               text NOT NULL,
+    reference         text,
+    state             text NOT NULL DEFAULT 'received'
+                      CHECK (state IN ('received', 'verified', 'approved', 'executed', 'rejected', 'cancelled', 'not_found')),
+    -- The states a request has not ended in: the one definition of an open request.
+    open              boolean NOT NULL GENERATED ALWAYS AS (state IN ('received', 'verified', 'approved')) STORED,
+    received_at       timestamptz NOT NULL,
+    received_by       name NOT NULL DEFAULT session_user,
+    due_at            timestamptz NOT NULL,
+    verified_at       timestamptz,
+    verified_by       name,
+    approved_at       timestamptz,
+    approved_by       name,
+    wait_until        timestamptz,
+    extended_at       timestamptz,
+    extended_by       name,
+    extension_reason  text,
+    ended_at          timestamptz,
+    ended_by          name,
+    ground            text CHECK (ground IN ('freedom_of_expression', 'legal_obligation', 'public_health',
+                                             'archiving', 'legal_claims')),
+    checked_at        timestamptz,
+    blockers          text[],
+    held_until        timestamptz,
+    ledger_request_id bigint REFERENCES erasure.ledger,
+    attempts          integer NOT NULL DEFAULT 0,
+    last_sqlstate     text,
+    last_error        text,
+    CHECK ((state = 'rejected') = (ground IS NOT NULL)),
+    CHECK ((state = 'executed') = (ledger_request_id IS NOT NULL))
+);
+-- One open request per subject: asking again returns the open one.
 CREATE UNIQUE INDEX request_queue_open ON erasure.request_queue (subject, pg_catalog.md5(key))
-    WHERE ledger_request_id IS NULL AND closed_as IS NULL;
+    WHERE open;
+COMMENT ON TABLE erasure.request_queue IS
+    'Erasure requests and their lifecycle (received, verified, approved, executed; or rejected, cancelled, not_found), who moved each and when; written only by the request functions; read them through the view erasure.requests.';
+COMMENT ON COLUMN erasure.request_queue.wait_until IS
+    'The end of the cooling-off window (approved_at + erasure.cooling_off): erasure.process_requests() erases the request only after it.';
+COMMENT ON COLUMN erasure.request_queue.ground IS
+    'Why a rejected request was refused, a ground of GDPR art. 17(3): freedom_of_expression (a), legal_obligation (b), public_health (c), archiving (d: public interest, research, statistics) or legal_claims (e).';
+COMMENT ON COLUMN erasure.request_queue.extension_reason IS
+    'Why the deadline was extended (once, GDPR art. 12(3)); keep personal data out of it.';
+
+SELECT pg_catalog.pg_extension_config_dump('erasure.request_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('erasure.request_queue_id_seq', '');
+
+INSERT INTO erasure.request_queue
+       (id, subject, key, reference, state, received_at, received_by, due_at, approved_at, approved_by,
+        wait_until, ended_at, ended_by, checked_at, blockers, held_until, ledger_request_id, attempts)
+OVERRIDING SYSTEM VALUE
+SELECT o.id, o.subject, o.key, o.reference,
+       CASE WHEN o.ledger_request_id IS NOT NULL THEN 'executed' ELSE 'approved' END,
+       o.received_at, session_user, o.due_at,
+       CASE WHEN o.ledger_request_id IS NULL THEN pg_catalog.now() END,
+       CASE WHEN o.ledger_request_id IS NULL THEN session_user END,
+       CASE WHEN o.ledger_request_id IS NULL THEN pg_catalog.now() END,
+       l.executed_at, l.executed_by,
+       o.checked_at, o.blockers, o.held_until, o.ledger_request_id,
+       CASE WHEN o.checked_at IS NOT NULL THEN 1 ELSE 0 END
+  FROM erasure.request_queue_0_1_0 o
+  LEFT JOIN erasure.ledger l ON l.request_id = o.ledger_request_id
+ ORDER BY o.id;
+SELECT pg_catalog.setval('erasure.request_queue_id_seq', p.last_value, p.is_called) FROM erasure.request_queue_0_1_0_position p;
+DROP TABLE erasure.request_queue_0_1_0, erasure.request_queue_0_1_0_position;
 
 -- erasure.batch_rules: new (0.1.0's erase_batches took the candidate query as an argument and kept nothing).
 CREATE TABLE erasure.batch_rules (
@@ -308,7 +408,7 @@ CREATE OR REPLACE FUNCTION erasure.set_policy(
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'set_policy_wrapper';
 COMMENT ON FUNCTION erasure.set_policy(regclass, name, text, jsonb) IS
-    'Sets how a column of a registered table is masked: keep, null, blank, constant, year_only, placeholder, hmac, jsonb_remove, expression or now.';
+    'Sets how a column of a registered table is masked: keep, null, blank, constant, year_only, placeholder, hmac, jsonb_remove, expression, now or restricted_at (NULL; while an erasure request waits, when its restriction began).';
 
 CREATE OR REPLACE FUNCTION erasure.drop_policy(tbl regclass, col name) RETURNS void
 LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
@@ -459,6 +559,22 @@ AS 'MODULE_PATHNAME', 'is_erased_wrapper';
 COMMENT ON FUNCTION erasure.is_erased(text, text) IS
     'erasure.is_erased(text, anyelement), key given as text.';
 
+-- Verification after the fact (src/execute/verify.rs), run as the subject's owner like the
+-- erasure; findings name the table, column and strategy and count rows, never a value.
+CREATE OR REPLACE FUNCTION erasure.verify(subject text, id anyelement)
+RETURNS TABLE(tbl regclass, col text, strategy text, problem text, rows bigint)
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'verify_wrapper';
+COMMENT ON FUNCTION erasure.verify(text, anyelement) IS
+    'Checks that an erased subject is still as its ledger row says: each masked column holds what its policy writes (the value itself, or its shape for hmac, {uuid} placeholders and now; expression and keep are not checked), no rows remain in tables it deleted, retained rows are all there. One line per problem (table, column, strategy, rows), none when all is well; never a value. P0002 when the ledger records no erasure of the subject.';
+
+CREATE OR REPLACE FUNCTION erasure.verify(subject text, id text)
+RETURNS TABLE(tbl regclass, col text, strategy text, problem text, rows bigint)
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'verify_wrapper';
+COMMENT ON FUNCTION erasure.verify(text, text) IS
+    'erasure.verify(text, anyelement), key given as text.';
+
 CREATE OR REPLACE FUNCTION erasure.ledger_since(request_id bigint) RETURNS SETOF erasure.ledger
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM erasure.ledger l WHERE l.request_id > ledger_since.request_id ORDER BY l.request_id $$;
@@ -557,12 +673,12 @@ AS 'MODULE_PATHNAME', 'release_expired_wrapper';
 COMMENT ON FUNCTION erasure.release_expired(text) IS
     'Masks, with each table''s own column policies, the retained rows of anonymized subjects whose retention period (retain_for after retain_from) has ended, records each release in the ledger, and returns the rows masked per table. Rows inside their period are not touched.';
 
--- Requests with deadlines and holds.
+-- Requests and their lifecycle (the view erasure.requests shows each one's state).
 
--- The queue is written only here and in process_requests(), as the extension's owner
--- (SECURITY DEFINER): no role may write it directly, so nobody can forge a request's state.
--- Both run fixed statements only; everything tied to a subject (the preview, the erasure)
--- switches to the subject's owner inside the C functions they call.
+-- The queue is written only by the functions below, as the extension's owner (SECURITY
+-- DEFINER): no role may write it directly, so nobody can forge a request's state. They run
+-- fixed statements only; everything tied to a subject (the preview, the erasure) switches to
+-- the subject's owner inside the C functions they call.
 CREATE OR REPLACE FUNCTION erasure.request(subject text, id text, reference text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
@@ -574,7 +690,7 @@ DECLARE
 BEGIN
     SELECT q.id INTO queued FROM erasure.request_queue q
      WHERE q.subject = request.subject AND pg_catalog.md5(q.key) = pg_catalog.md5(canonical)
-       AND q.key = canonical AND q.ledger_request_id IS NULL AND q.closed_as IS NULL;
+       AND q.key = canonical AND q.open;
     IF NOT FOUND THEN
         INSERT INTO erasure.request_queue AS q (subject, key, reference, received_at, due_at)
         VALUES (request.subject, canonical, request.reference, pg_catalog.now(),
@@ -586,13 +702,128 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION erasure.request(text, text, text) IS
-    'Records a subject''s erasure request (received now, due after erasure.response_days days) and returns its id; asking again while it is open returns the same id.';
+    'Records a subject''s erasure request (state received, due after erasure.response_days days) and returns its id; asking again while it is open returns the same id. It is erased once verified, approved and past its cooling-off window.';
 
 CREATE OR REPLACE FUNCTION erasure.request(subject text, id anyelement, reference text DEFAULT NULL) RETURNS bigint
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT erasure.request(subject, CAST(id AS text), reference) $$;
 COMMENT ON FUNCTION erasure.request(text, anyelement, text) IS
     'erasure.request(text, text, text) for a key of any type.';
+
+CREATE OR REPLACE FUNCTION erasure.setting_period(name text) RETURNS interval
+LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'setting_period_wrapper';
+COMMENT ON FUNCTION erasure.setting_period(text) IS
+    'The period a setting of time gives, as an interval: cooling_off (erasure.cooling_off) or keep_requests (erasure.keep_requests).';
+
+CREATE OR REPLACE FUNCTION erasure.mark_restriction(subject text, id text, restricted boolean) RETURNS void
+LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mark_restriction_wrapper';
+COMMENT ON FUNCTION erasure.mark_restriction(text, text, boolean) IS
+    'Sets the subject''s columns with policy restricted_at to now() (restricted) or NULL (lifted), as the subject''s owner; nothing when it has none. Called by the request functions only.';
+
+-- The lifecycle's one definition: which transition leaves which state, what it needs and what
+-- it records (who: session_user; when: now()). A refused transition raises and changes
+-- nothing. Called only by the five functions after it, each granted to the role it belongs to
+-- (sql/security.sql); granted to nobody itself.
+CREATE OR REPLACE FUNCTION erasure.move_request(request_id bigint, transition text, reason text DEFAULT NULL,
+                                     extra interval DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    q erasure.request_queue;
+    open_states CONSTANT text[] := '{received,verified,approved}';
+    allowed CONSTANT text[] := CASE transition WHEN 'verify' THEN '{received}' WHEN 'approve' THEN '{verified}' ELSE open_states END;
+    grounds CONSTANT text[] := '{freedom_of_expression,legal_obligation,public_health,archiving,legal_claims}';
+BEGIN
+    SELECT * INTO q FROM erasure.request_queue x WHERE x.id = move_request.request_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'erasure request % does not exist', request_id
+            USING ERRCODE = 'no_data_found', HINT = 'SELECT * FROM erasure.requests lists the requests.';
+    END IF;
+    IF q.state <> ALL (allowed) THEN
+        RAISE EXCEPTION 'cannot % erasure request %: it is %', transition, request_id, q.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('To %s, a request must be %s.', transition,
+                                  regexp_replace(array_to_string(allowed, ', '), ', ([^,]*)$', ' or \1'));
+    END IF;
+    IF transition = 'reject' AND (reason IS NULL OR reason <> ALL (grounds)) THEN
+        RAISE EXCEPTION 'cannot reject erasure request % without a ground of GDPR art. 17(3)', request_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give one of ' || array_to_string(grounds, ', ') || '.';
+    END IF;
+    IF transition = 'extend' THEN
+        IF q.extended_at IS NOT NULL THEN
+            RAISE EXCEPTION 'erasure request % was extended already', request_id
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'GDPR art. 12(3) allows one extension of the deadline, by up to two further months.';
+        END IF;
+        IF coalesce(btrim(reason), '') = '' THEN
+            RAISE EXCEPTION 'cannot extend erasure request % without a reason', request_id
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Say why, e.g. the complexity or number of requests (GDPR art. 12(3)); the requester must be told.';
+        END IF;
+        IF extra IS NULL OR extra <= interval '0' OR extra > interval '2 months' THEN
+            RAISE EXCEPTION 'cannot extend erasure request % by %', request_id, coalesce(extra::text, 'NULL')
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'An extension is more than nothing and at most 2 months.';
+        END IF;
+    END IF;
+    UPDATE erasure.request_queue x SET
+        state = CASE transition WHEN 'verify' THEN 'verified' WHEN 'approve' THEN 'approved' WHEN 'cancel' THEN 'cancelled'
+                                WHEN 'reject' THEN 'rejected' ELSE x.state END,
+        verified_at = CASE transition WHEN 'verify' THEN now() ELSE x.verified_at END,
+        verified_by = CASE transition WHEN 'verify' THEN session_user ELSE x.verified_by END,
+        approved_at = CASE transition WHEN 'approve' THEN now() ELSE x.approved_at END,
+        approved_by = CASE transition WHEN 'approve' THEN session_user ELSE x.approved_by END,
+        wait_until = CASE transition WHEN 'approve' THEN now() + erasure.setting_period('cooling_off') ELSE x.wait_until END,
+        ended_at = CASE WHEN transition IN ('cancel', 'reject') THEN now() ELSE x.ended_at END,
+        ended_by = CASE WHEN transition IN ('cancel', 'reject') THEN session_user ELSE x.ended_by END,
+        ground = CASE transition WHEN 'reject' THEN reason ELSE x.ground END,
+        extended_at = CASE transition WHEN 'extend' THEN now() ELSE x.extended_at END,
+        extended_by = CASE transition WHEN 'extend' THEN session_user ELSE x.extended_by END,
+        extension_reason = CASE transition WHEN 'extend' THEN reason ELSE x.extension_reason END,
+        due_at = CASE transition WHEN 'extend' THEN x.due_at + extra ELSE x.due_at END
+     WHERE x.id = move_request.request_id;
+    -- GDPR art. 18: approved, the subject is restricted until the request ends (an erasure
+    -- lifts the marker itself: restricted_at is masked to NULL).
+    IF transition = 'approve' OR transition IN ('cancel', 'reject') AND q.state = 'approved' THEN
+        PERFORM erasure.mark_restriction(q.subject, q.key, transition = 'approve');
+    END IF;
+    RETURN (SELECT r.state FROM erasure.requests r WHERE r.id = move_request.request_id);
+END
+$function$;
+COMMENT ON FUNCTION erasure.move_request(bigint, text, text, interval) IS
+    'The request lifecycle: applies transition verify, approve, cancel, reject or extend to a request and returns its new state (as erasure.requests shows it); P0002 for an unknown request, 55000 for a transition its state does not allow or a second extension, 22023 for a missing or unknown ground or reason. Called by the request functions only.';
+
+CREATE OR REPLACE FUNCTION erasure.verify_request(request_id bigint) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'verify') $$;
+COMMENT ON FUNCTION erasure.verify_request(bigint) IS
+    'Records that the requester''s identity was confirmed: received → verified. For erasure_operator.';
+
+CREATE OR REPLACE FUNCTION erasure.approve_request(request_id bigint) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'approve') $$;
+COMMENT ON FUNCTION erasure.approve_request(bigint) IS
+    'Approves a verified request: it waits for erasure.cooling_off (state waiting, still cancellable), then erasure.process_requests() erases it. For erasure_admin.';
+
+CREATE OR REPLACE FUNCTION erasure.cancel_request(request_id bigint) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'cancel') $$;
+COMMENT ON FUNCTION erasure.cancel_request(bigint) IS
+    'Cancels a request not executed yet (the requester withdrew it, e.g. during the cooling-off window). For erasure_operator.';
+
+CREATE OR REPLACE FUNCTION erasure.reject_request(request_id bigint, ground text) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'reject', ground) $$;
+COMMENT ON FUNCTION erasure.reject_request(bigint, text) IS
+    'Refuses a request not executed yet on a ground of GDPR art. 17(3): freedom_of_expression, legal_obligation, public_health, archiving or legal_claims. For erasure_admin.';
+
+CREATE OR REPLACE FUNCTION erasure.extend_request(request_id bigint, reason text, extra interval DEFAULT '2 months') RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.move_request(request_id, 'extend', reason, extra) $$;
+COMMENT ON FUNCTION erasure.extend_request(bigint, text, interval) IS
+    'Extends the deadline of a request not executed yet by extra (at most 2 months), once, with a reason (GDPR art. 12(3)). For erasure_admin.';
 
 CREATE OR REPLACE FUNCTION erasure.process_requests(mode text DEFAULT 'auto')
 RETURNS TABLE(request_id bigint, status text, detail jsonb)
@@ -606,7 +837,7 @@ DECLARE
 BEGIN
     FOR queued IN
         SELECT q.id, q.subject, q.key, q.reference FROM erasure.request_queue q
-         WHERE q.ledger_request_id IS NULL AND q.closed_as IS NULL ORDER BY q.id FOR UPDATE SKIP LOCKED
+         WHERE q.state = 'approved' AND q.wait_until <= pg_catalog.now() ORDER BY q.id FOR UPDATE SKIP LOCKED
     LOOP
         request_id := queued.id;
         -- Each request in a block of its own, preview included: one that fails (its subject's
@@ -632,14 +863,15 @@ BEGIN
                 detail := pg_catalog.jsonb_build_object('blockers', preview -> 'blockers', 'held_until', held);
             ELSE
                 report := erasure.anonymize(queued.subject, queued.key, mode, queued.reference);
-                -- Done: the request keeps the key as the ledger does (a digest of a personal key).
+                -- Executed: the request keeps the key as the ledger does (a digest of a personal key).
                 UPDATE erasure.request_queue q
-                   SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, blockers = NULL,
+                   SET state = 'executed', ended_at = pg_catalog.now(), ended_by = session_user,
+                       checked_at = pg_catalog.now(), attempts = q.attempts + 1, blockers = NULL,
                        held_until = NULL, last_sqlstate = NULL, last_error = NULL,
                        ledger_request_id = CAST(report ->> 'request_id' AS bigint),
                        key = erasure.ledger_key(queued.subject, queued.key)
                  WHERE q.id = queued.id;
-                status := 'done';
+                status := 'executed';
                 detail := report;
             END IF;
         EXCEPTION
@@ -647,7 +879,8 @@ BEGIN
                 -- The subject's row is gone (the application deleted it): nothing is left to
                 -- erase, and the request ends saying so.
                 UPDATE erasure.request_queue q
-                   SET checked_at = pg_catalog.now(), attempts = q.attempts + 1, closed_as = 'not_found',
+                   SET state = 'not_found', ended_at = pg_catalog.now(), ended_by = session_user,
+                       checked_at = pg_catalog.now(), attempts = q.attempts + 1,
                        blockers = NULL, held_until = NULL, last_sqlstate = NULL, last_error = NULL,
                        key = erasure.ledger_key(queued.subject, queued.key)
                  WHERE q.id = queued.id;
@@ -668,7 +901,48 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION erasure.process_requests(text) IS
-    'Erases every open request that nothing blocks (mode auto by default); leaves the others open with their blockers and the date their holds end; records a failure on its request (attempts, last_sqlstate, last_error) and goes on; closes as not_found a request whose subject row is gone. Run it nightly, e.g. with pg_cron.';
+    'Erases every approved request whose cooling-off window has ended and that nothing blocks (mode auto by default); leaves the others approved with their blockers and the date their holds end; records a failure on its request (attempts, last_sqlstate, last_error) and goes on; closes as not_found a request whose subject row is gone. Requests not approved yet are not touched. Run it nightly, e.g. with pg_cron.';
+
+-- Request records do not live forever: once a request has ended longer than
+-- erasure.keep_requests ago, its row goes; an executed one's proof stays in the ledger.
+CREATE OR REPLACE FUNCTION erasure.purge_requests() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    purged bigint;
+BEGIN
+    DELETE FROM erasure.request_queue q
+     WHERE NOT q.open
+       AND q.ended_at < pg_catalog.now() - erasure.setting_period('keep_requests');
+    GET DIAGNOSTICS purged = ROW_COUNT;
+    RETURN purged;
+END
+$function$;
+COMMENT ON FUNCTION erasure.purge_requests() IS
+    'Removes the requests that ended (executed, rejected, cancelled, not_found) longer than erasure.keep_requests ago and returns how many; the ledger keeps the proof of each erasure. Run it with process_requests().';
+
+-- GDPR art. 18: while its request is approved and not executed yet (waiting, blocked, failing),
+-- the subject's data is restricted: the application shows it, uses it for nothing else.
+CREATE OR REPLACE FUNCTION erasure.is_restricted(subject text, id text) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    RETURN EXISTS (SELECT FROM erasure.requests r
+                    WHERE r.subject = is_restricted.subject AND r.restricted
+                      AND r.key = erasure.canonical_key(is_restricted.subject, is_restricted.id));
+EXCEPTION WHEN no_data_found THEN
+    -- No row has the key (any more): nothing of it is left to restrict.
+    RETURN false;
+END
+$function$;
+COMMENT ON FUNCTION erasure.is_restricted(text, text) IS
+    'Whether the subject''s data is restricted (GDPR art. 18): an erasure request of it is approved and not executed yet (waiting, blocked or failing); lifted when it is executed or ends otherwise. False for a key no row has (any more).';
+
+CREATE OR REPLACE FUNCTION erasure.is_restricted(subject text, id anyelement) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT erasure.is_restricted(subject, CAST(id AS text)) $$;
+COMMENT ON FUNCTION erasure.is_restricted(text, anyelement) IS
+    'erasure.is_restricted(text, text) for a key of any type.';
 
 -- Batch rules: the owner registers named candidate queries; an operator runs them by name
 -- through erase_batches, with the owner's rights, and never supplies SQL (src/catalog/batch_rules.rs).
@@ -1302,6 +1576,7 @@ AS $$
         WHEN 'jsonb_remove' THEN 'keys ' || (params -> 'keys')::text || ' removed'
         WHEN 'expression' THEN 'replaced by the expression ' || (params -> 'sql')::text
         WHEN 'now' THEN 'set to the time of the erasure'
+        WHEN 'restricted_at' THEN 'set to NULL (while an erasure request waits, the time its restriction began)'
     END
 $$;
 COMMENT ON FUNCTION erasure.strategy_in_words(text, jsonb) IS
@@ -1405,8 +1680,16 @@ BEGIN
         'on_time', CASE WHEN q.due_at IS NOT NULL THEN l.executed_at <= q.due_at END,
         'outcome', l.status,
         'mode', l.mode,
+        'identity_verified_at', q.verified_at,
+        'approved_by', q.approved_by,
+        'approved_at', q.approved_at,
+        'deadline_extended', q.extended_at IS NOT NULL,
         'requested_by', l.requested_by,
         'executed_by', l.executed_by,
+        -- What erasure.verify() finds now (NULL for a personal key: the ledger holds its
+        -- digest, and only the caller knows the key to verify it with).
+        'verified', CASE WHEN EXISTS (SELECT FROM erasure.subjects s WHERE s.subject = l.subject AND NOT s.personal_key)
+                         THEN NOT EXISTS (SELECT FROM erasure.verify(l.subject, l.key)) END,
         'tables', (SELECT jsonb_agg(t.entry
                           || CASE WHEN t.entry ->> 'action' IN ('masked', 'retained') AND policies.words IS NOT NULL
                                   THEN jsonb_build_object(CASE t.entry ->> 'action' WHEN 'masked' THEN 'columns' ELSE 'columns_at_release' END,
@@ -1438,7 +1721,7 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION erasure.certificate(bigint) IS
-    'A jsonb certificate of the erasure with this ledger request_id: subject, key (its digest for personal keys), when the request was received, due and executed, the outcome, per table the action and row count with each column''s policy in words, retention, later releases, the row''s ledger hash and whether the hash chain from it to the latest row is intact (chain_intact). P0002 when the ledger has no such erasure.';
+    'A jsonb certificate of the erasure with this ledger request_id: subject, key (its digest for personal keys), when the request was received, due and executed, the outcome, per table the action and row count with each column''s policy in words, retention, later releases, the request''s identity verification, approval and extension, the row''s ledger hash, whether the hash chain from it to the latest row is intact (chain_intact) and whether erasure.verify() found the subject as the ledger says when the certificate was made (verified). P0002 when the ledger has no such erasure.';
 
 CREATE OR REPLACE FUNCTION erasure.suggest_policies(subject text)
 RETURNS TABLE(statement text)
@@ -1670,6 +1953,7 @@ $function$;
 COMMENT ON FUNCTION erasure.watch_drops() IS
     'Event trigger function: when a registered table or a column with a masking policy is dropped, removes its catalog rows and says so.';
 
+
 -- Acknowledged findings (src/catalog/acknowledge.rs writes them). An acknowledgement holds while
 -- its object is as it was when acknowledged: the fingerprint is the one rule for "as it was".
 CREATE OR REPLACE FUNCTION erasure.fingerprint(finding text, tbl regclass, object name) RETURNS text
@@ -1714,35 +1998,44 @@ COMMENT ON FUNCTION erasure.unacknowledge(text, text, regclass, name) IS
 
 -- 6. The view erasure.requests ---------------------------------------------------------------
 CREATE VIEW erasure.requests AS
-SELECT q.id, q.subject, q.key, q.reference, q.received_at, q.due_at,
-       CASE WHEN q.ledger_request_id IS NOT NULL THEN 'done'
-            WHEN q.closed_as IS NOT NULL THEN q.closed_as
-            WHEN pg_catalog.now() > q.due_at THEN 'overdue'
+SELECT q.id, q.subject, q.key, q.reference,
+       CASE WHEN q.state <> 'approved' THEN q.state
+            WHEN pg_catalog.now() < q.wait_until THEN 'waiting'
             WHEN q.last_sqlstate IS NOT NULL THEN 'failing'
             WHEN q.blockers IS NOT NULL THEN 'blocked'
-            ELSE 'pending'
-       END AS status,
+            ELSE 'approved'
+       END AS state,
+       q.received_at, q.due_at,
+       CASE WHEN q.open
+            THEN CAST(pg_catalog.ceil(pg_catalog.date_part('epoch', q.due_at - pg_catalog.now()) / 86400) AS integer)
+       END AS days_left,
+       q.open AND pg_catalog.now() > q.due_at AS overdue,
+       -- GDPR art. 18: from approval until the request ends, the subject's data is restricted.
+       q.state = 'approved' AS restricted,
        q.blockers, q.held_until, q.attempts, q.checked_at, q.last_sqlstate, q.last_error,
-       q.ledger_request_id, l.executed_at AS done_at
+       q.received_by, q.verified_at, q.verified_by, q.approved_at, q.approved_by, q.wait_until,
+       q.extended_at, q.extended_by, q.extension_reason, q.ended_at, q.ended_by, q.ground,
+       q.ledger_request_id, l.executed_at
   FROM erasure.request_queue q
   LEFT JOIN erasure.ledger l ON l.request_id = q.ledger_request_id;
 COMMENT ON VIEW erasure.requests IS
-    'Each erasure request with its status: pending, blocked (blockers, and held_until when they say until when), failing (the last run failed: last_sqlstate, last_error), overdue (past due_at, not done), not_found (the subject''s row was gone: closed) or done.';
+    'Each erasure request with its state: received, verified, waiting (approved, in its cooling-off window), approved (to be erased by the next erasure.process_requests()), blocked (blockers, and held_until when they say until when), failing (the last run failed: last_sqlstate, last_error), executed, rejected (ground), cancelled or not_found; its due date, the days left, whether it is overdue and whether the subject is restricted meanwhile.';
 
 -- 7. Grants ----------------------------------------------------------------------------------
 -- What 0.1.0 granted on erasure.* that 0.2.0 does not (erasure_executor's went in section 3;
--- those on dropped functions went with them): USAGE on the schema to the two roles (0.2.0
--- grants it to PUBLIC), and writing the request queue to operators (0.2.0 writes it only in
--- its SECURITY DEFINER functions).
+-- those on dropped functions went with them, and 0.1.0's grant to operators of writing the
+-- request queue with its table, rebuilt in section 4): USAGE on the schema to the two roles
+-- (0.2.0 grants it to PUBLIC).
 REVOKE ALL ON SCHEMA erasure FROM erasure_operator, erasure_admin;
-REVOKE INSERT, UPDATE ON erasure.request_queue FROM erasure_operator;
 
 -- Then 0.2.0's grants, as sql/security.sql makes them.
 -- Who may do what (the README's "Security" section; src/security.rs does the rest).
 --
 -- erasure_operator  runs erasures and previews and reads the ledger; needs no right on the
 --                   shop's tables. Erasures run with the rights of each subject's owner.
--- erasure_admin     also registers subjects, tables, policies and blockers (of tables it owns).
+-- erasure_admin     also registers subjects, tables, policies and blockers (of tables it owns),
+--                   and decides on erasure requests (approves, rejects, extends them); the
+--                   operator records them, confirms the requester's identity and cancels.
 --
 -- No role holds a privilege on the erasure.* tables beyond SELECT: the catalog, the ledger and
 -- the request queue are written only by the extension's functions, as the extension's owner.
@@ -1798,8 +2091,17 @@ GRANT EXECUTE ON FUNCTION
     erasure.certificate(bigint),
     erasure.residual_scan(anyelement, text), erasure.residual_scan(text, text),
     erasure.request(text, text, text), erasure.request(text, anyelement, text),
-    erasure.process_requests(text), erasure.cleanup(text)
+    erasure.verify_request(bigint), erasure.cancel_request(bigint),
+    erasure.process_requests(text), erasure.purge_requests(),
+    erasure.is_restricted(text, text), erasure.is_restricted(text, anyelement),
+    erasure.verify(text, anyelement), erasure.verify(text, text),
+    erasure.cleanup(text)
    TO erasure_operator;
+-- Deciding on a request is not the help desk's: approving it, rejecting it on a legal ground,
+-- extending its deadline.
+GRANT EXECUTE ON FUNCTION
+    erasure.approve_request(bigint), erasure.reject_request(bigint, text), erasure.extend_request(bigint, text, interval)
+   TO erasure_admin;
 GRANT EXECUTE ON FUNCTION erasure.batch_candidates(text, text, text, text[]) TO erasure_operator;
 GRANT EXECUTE ON PROCEDURE erasure.erase_batches(text, text, text, integer, text, boolean, text[]) TO erasure_operator;
 

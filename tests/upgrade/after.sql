@@ -68,14 +68,50 @@ SELECT pg_temp.expect(NOT EXISTS (SELECT FROM shop.sessions WHERE customer_id = 
                       AND (SELECT billed_name FROM shop.invoices WHERE customer_id = 11) = 'Customer 11',
                       'its chained tables: sessions deleted, addresses and order items masked, the invoice retained');
 
--- The queue 0.1.0 left: the pending request goes through, the blocked ones stay blocked.
+-- The queue 0.1.0 left, moved into the lifecycle (sql/pg_erasure--0.1.0--0.2.0.sql, section 4):
+-- 9 and 10, which 0.1.0 erased, executed; the open ones approved at the upgrade by the role
+-- that ran it (this file runs as the same one), with no cooling-off and no identity
+-- verification recorded, and so restricted until they end.
+SELECT pg_temp.expect(array_agg(key || ' ' || state ORDER BY id)
+                      = '{"7 blocked","8 blocked","9 executed","10 executed","11 approved","12 approved","dan@example.com approved"}',
+                      'requests after the upgrade: 9 and 10 executed, the others approved (7 and 8 blocked as 0.1.0 found them)')
+  FROM erasure.requests;
+SELECT pg_temp.expect(count(*) = 2 AND bool_and(NOT q.open AND q.ended_at = l.executed_at AND q.ended_by = l.executed_by
+                                                AND q.approved_at IS NULL AND q.attempts = 1),
+                      'the executed ones ended when and by whom their erasure ran')
+  FROM erasure.request_queue q JOIN erasure.ledger l ON l.request_id = q.ledger_request_id;
+SELECT pg_temp.expect(count(*) = 5 AND bool_and(q.approved_by = session_user AND q.approved_at IS NOT NULL
+                                                AND q.wait_until = q.approved_at AND q.verified_at IS NULL
+                                                AND q.verified_by IS NULL AND q.ended_at IS NULL),
+                      'the open ones are approved by the role that ran ALTER EXTENSION, with no cooling-off and no identity verification')
+  FROM erasure.request_queue q WHERE q.state = 'approved';
+SELECT pg_temp.expect(bool_and(q.received_by = session_user), 'every request 0.1.0 recorded is received by the role that ran ALTER EXTENSION')
+  FROM erasure.request_queue q;
+SELECT pg_temp.expect(erasure.is_restricted('customer', 7) AND erasure.is_restricted('customer', 12)
+                      AND NOT erasure.is_restricted('customer', 9),
+                      'customers 7 and 12, whose requests were open, are restricted; 9, erased, is not');
+
+-- process_requests() takes the approved ones: 11 and 12 go through, 7 and 8 stay blocked, and
+-- dan's ends as not_found (the application deleted his row after he asked).
 SET ROLE dpo;
 SELECT request_id || ' ' || status FROM erasure.process_requests() ORDER BY request_id;
 RESET ROLE;
-SELECT pg_temp.expect(array_agg(key || ' ' || status ORDER BY id) = '{"7 blocked","8 blocked","9 done","10 done","11 done","12 done"}',
-                      'requests: 7 and 8 blocked, the others done')
+SELECT pg_temp.expect(array_agg(key || ' ' || state ORDER BY id)
+                      = '{"7 blocked","8 blocked","9 executed","10 executed","11 executed","12 executed","dan@example.com not_found"}',
+                      'requests: 7 and 8 blocked, 11 and 12 executed, dan''s not_found, 9 and 10 still executed')
   FROM erasure.requests;
 SELECT pg_temp.expect(erasure.is_erased('customer', 12), 'customer 12, queued under 0.1.0, is erased');
+SET ROLE dpo;
+SELECT pg_temp.expect(array_agg(q.key ORDER BY q.id) = '{7,8}',
+                      'a second run tries only 7 and 8 again: the ended requests stay ended')
+  FROM erasure.process_requests() p JOIN erasure.request_queue q ON q.id = p.request_id;
+-- One that should wait is cancelled, as the README says.
+SELECT pg_temp.expect(erasure.cancel_request(q.id) = 'cancelled', 'the request of customer 8, approved by the upgrade, can be cancelled')
+  FROM erasure.request_queue q WHERE q.subject = 'customer' AND q.key = '8';
+RESET ROLE;
+SELECT pg_temp.expect(q.state = 'cancelled' AND q.ended_by = session_user AND NOT erasure.is_restricted('customer', 8),
+                      'it is cancelled, and customer 8 is no longer restricted')
+  FROM erasure.request_queue q WHERE q.subject = 'customer' AND q.key = '8';
 
 -- Retention: 0.1.0 released customer 1's expired invoice; 0.2.0 does not release it again.
 SET ROLE dpo;

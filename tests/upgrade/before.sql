@@ -55,7 +55,7 @@ INSERT INTO shop.comments SELECT i, 'customer', i, 'note about customer ' || i F
 INSERT INTO shop.comments VALUES (100, 'supplier', 1, 'a supplier note, not customer 1''s');
 INSERT INTO shop.holds VALUES (8, now() + interval '30 days');
 INSERT INTO shop.subscribers VALUES ('ana@example.com', 'Ana', '2025-01-01'), ('bia@example.com', 'Bia', '2025-02-01'),
-                                    ('caio@example.com', 'Caio', '2025-03-01');
+                                    ('caio@example.com', 'Caio', '2025-03-01'), ('dan@example.com', 'Dan', '2025-04-01');
 INSERT INTO shop.deliveries VALUES (1, 'ana@example.com', '2025-03-01'), (2, 'bia@example.com', '2025-03-01'),
                                    (3, 'caio@example.com', '2025-04-01');
 
@@ -115,13 +115,19 @@ SELECT erasure.anonymize('subscriber', 'ana@example.com'::text) ->> 'status' AS 
 SELECT erasure.anonymize('subscriber', 'caio@example.com'::text, 'delete') ->> 'status' AS subscriber_caio;
 -- Customer 1's invoice is six years old: its retention is over.
 SELECT * FROM erasure.release_expired();
--- Requests: 9 and 10 go through, 7 (unpaid) and 8 (held) are blocked; 11 and 12 stay queued.
+-- Requests: 9 and 10 go through, 7 (unpaid) and 8 (held) are blocked; 11, 12 and dan's stay queued.
 SELECT erasure.request('customer', 7, 'TICKET-7') IS NOT NULL AS queued_7,
        erasure.request('customer', 8) IS NOT NULL AS queued_8,
        erasure.request('customer', 9) IS NOT NULL AS queued_9,
        erasure.request('customer', '10') IS NOT NULL AS queued_10;
 SELECT request_id, status FROM erasure.process_requests() ORDER BY request_id;
 SELECT erasure.request('customer', 11) IS NOT NULL AS queued_11, erasure.request('customer', 12, 'TICKET-12') IS NOT NULL AS queued_12;
+-- Dan asks too, then closes his account: the application deletes his row before the request is
+-- processed (0.1.0's process_requests() would have failed on it; 0.2.0's closes it as not_found).
+SELECT erasure.request('subscriber', 'dan@example.com'::text) IS NOT NULL AS queued_dan;
+SET ROLE shop_owner;
+DELETE FROM shop.subscribers WHERE email = 'dan@example.com';
+SET ROLE dpo;
 SELECT key, status, blockers FROM erasure.requests ORDER BY id;
 RESET ROLE;
 
