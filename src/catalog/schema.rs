@@ -200,10 +200,42 @@ pub fn retention_start(
 /// referencing it), indexes, triggers, rules and policies. Statistics are not in it: ANALYZE
 /// changes none of this (`plan::cache`).
 pub fn definitions(client: &SpiClient<'_>, tables: &[pg_sys::Oid]) -> std::collections::HashMap<pg_sys::Oid, String> {
+    if tables.is_empty() {
+        return Default::default();
+    }
+    let array: Vec<pg_sys::Oid> = tables.to_vec();
+    let digests: Vec<(pg_sys::Oid, String)> = DEFINITIONS.with(|saved| {
+        let mut saved = saved.borrow_mut();
+        // Prepared once per session: after every ANALYZE of a registered table the plan cache
+        // asks for these digests, and parsing and planning this query each time would cost
+        // more than the erasure it precedes. It reads pg_catalog only, so it stays valid.
+        let statement = saved.get_or_insert_with(|| {
+            spi(client.prepare(definitions_query().as_str(), &[PgOid::from_untagged(pg_sys::OIDARRAYOID)])).keep()
+        });
+        spi(client.select(&*statement, None, &[array.into()]))
+            .map(|row| (spi(row.get(1)).unwrap_or(pg_sys::InvalidOid), spi(row.get::<String>(2)).unwrap_or_default()))
+            .collect()
+    });
+    // On a Citus cluster, how a table is distributed decides how its batches run.
+    digests
+        .into_iter()
+        .map(|(oid, digest)| match crate::citus::distribution(client, oid) {
+            Some(d) => (oid, format!("{digest}|{}|{:?}|{}", d.method, d.column, d.colocation)),
+            None => (oid, digest),
+        })
+        .collect()
+}
+
+thread_local! {
+    static DEFINITIONS: std::cell::RefCell<Option<pgrx::spi::OwnedPreparedStatement>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The query of `definitions`: per table of `$1`, a digest of its catalog rows.
+fn definitions_query() -> String {
     let list = |sql: &str| {
         format!("(SELECT pg_catalog.string_agg(CAST(x AS pg_catalog.text), ';' ORDER BY CAST(x AS pg_catalog.text)) FROM ({sql}) AS x)")
     };
-    let query = format!(
+    format!(
         "SELECT c.oid, pg_catalog.md5(pg_catalog.concat_ws('|',
                 c.relname, c.relnamespace, c.relkind, c.relowner, c.relpersistence, c.relrowsecurity,
                 c.relforcerowsecurity, c.relreplident, c.relispartition, c.relacl,
@@ -222,19 +254,7 @@ pub fn definitions(client: &SpiClient<'_>, tables: &[pg_sys::Oid]) -> std::colle
         list("SELECT r.oid, r.ev_type, r.ev_enabled FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid"),
         list("SELECT i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid"),
         list("SELECT p.oid, p.polcmd, p.polpermissive FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid"),
-    );
-    let array: Vec<pg_sys::Oid> = tables.to_vec();
-    let digests: Vec<(pg_sys::Oid, String)> = spi(client.select(query.as_str(), None, &[array.into()]))
-        .map(|row| (spi(row.get(1)).unwrap_or(pg_sys::InvalidOid), spi(row.get::<String>(2)).unwrap_or_default()))
-        .collect();
-    // On a Citus cluster, how a table is distributed decides how its batches run.
-    digests
-        .into_iter()
-        .map(|(oid, digest)| match crate::citus::distribution(client, oid) {
-            Some(d) => (oid, format!("{digest}|{}|{:?}|{}", d.method, d.column, d.colocation)),
-            None => (oid, digest),
-        })
-        .collect()
+    )
 }
 
 /// The primary key's columns, in key order; empty when the table has none.

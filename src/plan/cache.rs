@@ -100,7 +100,11 @@ fn drop_changed_plans(suspect: &HashSet<pg_sys::Oid>, catalog_changed: bool) {
     let (definitions, registrations) = Spi::connect(|client| {
         let owner = crate::security::extension_owner(client);
         crate::security::as_extension_owner(owner, || {
-            (schema::definitions(client, &tables), entries::registrations(client, &subjects))
+            let registrations = match subjects.is_empty() {
+                true => Default::default(),
+                false => entries::registrations(client, &subjects),
+            };
+            (schema::definitions(client, &tables), registrations)
         })
     });
     PLANS.with(|p| {
