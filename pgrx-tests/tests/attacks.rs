@@ -1199,7 +1199,8 @@ fn replay_is_for_the_subject_owner_only_and_honours_strict_mode() {
 /// them: INSERT, UPDATE, DELETE and TRUNCATE are refused with 42501, and the contents stay as
 /// they were. The queue is written through erasure.request(), the request functions and
 /// erasure.process_requests() only, which the operator may call (approving is the admin's) and a
-/// stranger may not.
+/// stranger may not; the state machine behind the request functions (`move_request`) and the
+/// restriction marker (`mark_restriction`) are called by those functions only, by nobody directly.
 #[test]
 fn operators_and_admins_cannot_write_the_ledger_the_queue_or_the_catalog() {
     let lab = Lab::new("writes");
@@ -1235,7 +1236,17 @@ fn operators_and_admins_cannot_write_the_ledger_the_queue_or_the_catalog() {
         "INSERT INTO erasure.tables (subject, tbl, action, parent, via, parent_columns, filter)
          VALUES ('b_customer', 'tenant_b.payroll', 'retain', 'tenant_b.customers', '{}', '{}', 'true')",
         "UPDATE erasure.subjects SET key_column = 'email'",
+        // The lifecycle's state machine and the restriction marker are called by the request
+        // functions only: called directly they would skip the approval, or restrict (or lift
+        // the restriction of) a customer without a request.
+        "SELECT erasure.move_request(id, 'approve') FROM erasure.request_queue WHERE key = '4'",
+        "SELECT erasure.move_request(id, 'cancel') FROM erasure.request_queue WHERE key = '3'",
+        "SELECT erasure.mark_restriction('a_customer', '4', true)",
+        "SELECT erasure.mark_restriction('a_customer', '3', false)",
     ];
+    ok(&mut su, "INSERT INTO tenant_a.customers VALUES (4, 'Davi Dias', 'davi@example.com', NULL)");
+    ok(&mut support, "SELECT erasure.request('a_customer', '4')");
+    ok(&mut support, "SELECT erasure.verify_request(id) FROM erasure.request_queue WHERE key = '4'");
     let before = lab.world(&mut su);
     let mut a = lab.owner_a();
     for (who, client) in [(&lab.support, &mut support), (&lab.a, &mut a)] {
@@ -1243,6 +1254,13 @@ fn operators_and_admins_cannot_write_the_ledger_the_queue_or_the_catalog() {
             refused(client, sql, "42501", &format!("{who}: {sql}"));
         }
     }
+    // Approving is the admin's (the tenants are admins), not the operator's.
+    refused(
+        &mut support,
+        "SELECT erasure.approve_request(id) FROM erasure.request_queue WHERE key = '4'",
+        "42501",
+        "the operator approves a request",
+    );
     let mut stranger = lab.stranger();
     for sql in [
         "SELECT erasure.request('a_customer', '1')",
