@@ -4,7 +4,7 @@
 use pgrx::spi::SpiClient;
 
 use super::statements::{self, equals, qualified};
-use super::tree::{condition, linked, subject_key, Keys, Node};
+use super::tree::{condition, linked, parent_join, subject_key, Keys, Node};
 use crate::catalog::entries::Action;
 use crate::catalog::schema;
 
@@ -38,12 +38,20 @@ impl Shape<'_> {
         let mut counts = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
             let (table, condition) = (&node.relation.target, &self.conditions[i]);
+            let cte = format!("t{i}");
+            let joined = match self.keys {
+                Keys::One => None,
+                Keys::Batch => parent_join(self.nodes, i, self.key_column, &cte),
+            };
             let subject_key = match self.keys {
                 Keys::One => None,
                 Keys::Batch => Some(subject_key(self.nodes, i, self.key_column)),
             };
-            let returning = subject_key.as_ref().map_or("1".to_string(), |k| format!("{k} AS k"));
-            let cte = format!("t{i}");
+            let returning = match (&joined, &subject_key) {
+                (Some(join), _) => join.returning.join(", "),
+                (None, Some(k)) => format!("{k} AS k"),
+                (None, None) => "1".to_string(),
+            };
             let sql = match (change, node.action()) {
                 (Change::Anonymize, Action::Mask) if !self.assignments[i].is_empty() => {
                     Some(statements::update_cte(&cte, table, &self.assignments[i], condition, &returning))
@@ -55,7 +63,10 @@ impl Shape<'_> {
             };
             counts.push(match (&sql, &subject_key) {
                 (Some(_), None) => statements::count_cte(&cte),
-                (Some(_), Some(_)) => statements::count_cte_by_key(i, &cte),
+                (Some(_), Some(_)) => match &joined {
+                    Some(join) => statements::count_rows_by_key(i, &join.rows, &join.condition, &join.key),
+                    None => statements::count_cte_by_key(i, &cte),
+                },
                 (None, None) => statements::count_rows(table, condition),
                 (None, Some(key)) => statements::count_rows_by_key(i, table, condition, key),
             });

@@ -187,13 +187,18 @@ pub(super) fn parent_of(nodes: &[Node], entry: &TableEntry) -> usize {
 /// The join of a row of `nodes[i]` to its parent's row: each via column equal to the parent
 /// column it references.
 pub(super) fn parent_link(nodes: &[Node], i: usize) -> String {
-    let (table, entry) = (&nodes[i].relation.name, nodes[i].entry.as_ref().expect("a registered table"));
+    parent_link_of(nodes, i, &nodes[i].relation.name)
+}
+
+/// `parent_link` for rows of `nodes[i]` read as `rows` (a statement's returned rows).
+fn parent_link_of(nodes: &[Node], i: usize, rows: &str) -> String {
+    let entry = nodes[i].entry.as_ref().expect("a registered table");
     let parent = &nodes[parent_of(nodes, entry)].relation.name;
     let pairs: Vec<String> = entry
         .via
         .iter()
         .zip(&entry.parent_columns)
-        .map(|(v, p)| equals(&qualified(parent, p), &qualified(table, v)))
+        .map(|(v, p)| equals(&qualified(parent, p), &qualified(rows, v)))
         .collect();
     pairs.join(" AND ")
 }
@@ -221,6 +226,39 @@ pub(super) fn subject_key(nodes: &[Node], i: usize, key_column: &str) -> String 
         condition(nodes, parent_index, key_column, Keys::Batch),
         if entry.referenced { " LIMIT 1" } else { "" }
     )
+}
+
+/// How a batch statement counts the changed rows of a table whose rows do not carry the subject
+/// key: its changing statement returns the row's via columns, and the count joins them to the
+/// parent's rows of the batch (one per row: via columns reference the parent's key), one hash
+/// join for the batch where `subject_key` would look the parent up again for every changed row.
+pub(super) struct ParentJoin {
+    /// What the changing statement returns: the via columns.
+    pub returning: Vec<String>,
+    /// The subject key of the joined parent row, as text.
+    pub key: String,
+    /// The returned rows joined to the parent.
+    pub rows: String,
+    /// The parent's condition for the batch.
+    pub condition: String,
+}
+
+/// The `ParentJoin` of `nodes[i]`, whose changed rows a statement returns as `rows`; None where
+/// `subject_key` serves: a row carrying the key, or one the subject points to (a shared row is
+/// counted once, for one of its subjects).
+pub(super) fn parent_join(nodes: &[Node], i: usize, key_column: &str, rows: &str) -> Option<ParentJoin> {
+    let entry = nodes[i].entry.as_ref()?;
+    if entry.via.is_empty() || entry.referenced || key_carrier(nodes, i, key_column).is_some() {
+        return None;
+    }
+    let parent_index = parent_of(nodes, entry);
+    let parent = &nodes[parent_index].relation.name;
+    Some(ParentJoin {
+        returning: entry.via.iter().map(|v| qualified(&nodes[i].relation.name, v)).collect(),
+        key: subject_key(nodes, parent_index, key_column),
+        rows: format!("{rows} JOIN {parent} ON {}", parent_link_of(nodes, i, rows)),
+        condition: condition(nodes, parent_index, key_column, Keys::Batch),
+    })
 }
 
 /// The column of `nodes[i]` that holds the subject's key, if one does: the key column of the
