@@ -24,8 +24,11 @@
 #   2. bulk, on both shapes: erasure.anonymize_many in batches against
 #      bench.bench_baseline_erase_set and bench.bench_minimal_erase_set;
 #   3. OLTP impact, on the shop: pgbench's TPC-B-like load alone, then beside erasures;
-#   4. scale, on the shop: the single-erasure median at each size of SCALES, against the
-#      baseline's at the same size.
+#   4. scale, on the shop: the single-erasure median and the blocks read per erasure at each
+#      size of SCALES, against the baseline's at the same size, both interleaved on one database.
+# Measurements 1 and the refusals run in ROUNDS rounds, the contenders in turn, in forward order
+# in odd rounds and reversed in even ones: whoever runs first in a round meets a machine still
+# writing back the copies and colder caches, so a fixed order would favour the last one.
 #
 # Parameters (environment). Sizes are customer counts, or below 1000 multiples of 1,000,000
 # (0.01 = 10,000 customers; 5 = 5,000,000).
@@ -40,7 +43,7 @@
 #   REFUSALS        refused erasures of blocked customers              (ERASURES / 5)
 #   BULK            customers of the bulk measurement per million      (100000: 10,000 at SCALE=0.1)
 #   BATCH           customers per bulk batch                           (1000)
-#   SCALE_ROUNDS    rounds the contenders take in turn in measurement 4 (5)
+#   ROUNDS          rounds of measurement 1 and of the refusals, even  (full 4,    smoke 2)
 #   ERASE_RATE      erasures per second beside the OLTP load           (20)
 #   OLTP_SCALE      pgbench -i scale factor of the OLTP tables         (full 10,   smoke 2)
 #   SHARED_BUFFERS  the cluster's shared_buffers                       (full 4GB,  smoke 256MB)
@@ -52,13 +55,13 @@ source scripts/cluster.sh
 if [ "${SMOKE:-0}" = 1 ]; then
   : "${RESULTS:=bench/results.md}"
   : "${SCALE:=0.01}" "${ERP_SCALE:=0.005}" "${SCALES:=0.002 0.01}" "${DURATION:=6}" "${OLTP_ROUNDS:=2}" "${ERASURES:=200}" \
-    "${OLTP_SCALE:=2}" "${SHARED_BUFFERS:=256MB}"
+    "${OLTP_SCALE:=2}" "${SHARED_BUFFERS:=256MB}" "${ROUNDS:=2}"
 else
   : "${RESULTS:=BENCHMARKS.md}"
   : "${SCALE:=0.1}" "${ERP_SCALE:=0.1}" "${SCALES:=0.1 1 5}" "${DURATION:=120}" "${OLTP_ROUNDS:=4}" "${ERASURES:=5000}" \
-    "${OLTP_SCALE:=10}" "${SHARED_BUFFERS:=4GB}"
+    "${OLTP_SCALE:=10}" "${SHARED_BUFFERS:=4GB}" "${ROUNDS:=4}"
 fi
-: "${BULK:=100000}" "${BATCH:=1000}" "${ERASE_RATE:=20}" "${SCALE_ROUNDS:=5}" "${REFUSALS:=$((ERASURES / 5))}"
+: "${BULK:=100000}" "${BATCH:=1000}" "${ERASE_RATE:=20}" "${REFUSALS:=$((ERASURES / 5))}"
 
 # The settings of the cluster, as they appear in the results. scripts/cluster.sh adds fsync=off.
 SETTINGS=(
@@ -93,6 +96,7 @@ BULK_CUSTOMERS=$((BULK_BATCHES * BATCH))
 ERP_BULK_BATCHES=$(bulk_batches_of "$ERP_CUSTOMERS")
 SEGMENT=$((DURATION / OLTP_ROUNDS))
 OLTP_ERASURES=$((ERASE_RATE * SEGMENT * OLTP_ROUNDS))
+[ $((ROUNDS % 2)) -eq 0 ] && [ "$ROUNDS" -gt 0 ] || die "ROUNDS ($ROUNDS) must be even, so that each contender runs first as often as last"
 [ "$SEGMENT" -ge 1 ] || die "DURATION ($DURATION s) must hold OLTP_ROUNDS ($OLTP_ROUNDS) segments of at least 1 s"
 [ "$BULK_CUSTOMERS" -lt "$CUSTOMERS" ] || die "BULK ($BULK_CUSTOMERS customers) must be below the database's $CUSTOMERS customers"
 
@@ -177,11 +181,23 @@ pgbench_ok() {
 }
 
 # From pgbench --log files: "median_ms p99_ms transactions" (nearest rank), failed ones excluded.
-latency_stats() {
-  cat "$@" | awk '$3 ~ /^[0-9]+$/ { print $3 }' | sort -n | awk '
+latency_stats() { script_latency_stats all "$@"; }
+# The same for the transactions of one script (its number in the logs, from 0) of a pgbench run
+# given several, or of all of them.
+script_latency_stats() {
+  local script=$1
+  shift
+  cat "$@" | awk -v s="$script" '$3 ~ /^[0-9]+$/ && (s == "all" || $4 == s) { print $3 }' | sort -n | awk '
     function rank(p,   i) { i = int(p * NR); if (i < p * NR) i++; return i < 1 ? 1 : i }
     { v[NR] = $1 }
     END { if (NR == 0) exit 1; printf "%.3f %.3f %d\n", v[rank(0.5)] / 1000, v[rank(0.99)] / 1000, NR }'
+}
+
+# The contenders in the order of round $1: forward in odd rounds, reversed in even ones.
+in_turn() {
+  local round=$1
+  shift
+  if [ $((round % 2)) -eq 1 ]; then printf '%s\n' "$@"; else printf '%s\n' "$@" | tac; fi
 }
 
 # Total seconds the transactions of pgbench --log files took.
@@ -196,8 +212,13 @@ tps_summary() {
 }
 failed_of() { sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$1" | grep . || echo 0; }
 deadlocks_of() { query "$1" "SELECT deadlocks FROM pg_stat_database WHERE datname = '$1'"; }
-# Blocks a database read from outside shared_buffers so far (a backend reports at its exit).
-blocks_read_of() { query "$1" "SELECT blks_read FROM pg_stat_database WHERE datname = '$1'"; }
+# Blocks read from outside shared_buffers per call of a top-level statement calling function $2
+# in database $1, the reads of the statements it ran included (pg_stat_statements).
+blocks_read_per_call() {
+  query postgres "SELECT round(sum(s.shared_blks_read)::numeric / sum(s.calls), 1)
+                    FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+                   WHERE d.datname = '$1' AND s.toplevel AND s.query LIKE '%$2(%'"
+}
 
 # One number per table of what an erasure leaves: identical in every contender's copy once they
 # erased the same customers (anonymized_at holds each erasure's own time, so only its presence
@@ -250,17 +271,22 @@ single_and_bulk() {
     copy_template "bench_${shape}_$contender" "$template"
   done
   for clients in 1 2; do
+    per_client=$((ERASURES / ROUNDS / clients))
+    for round in $(seq "$ROUNDS"); do
+      for contender in $(in_turn "$round" "${contenders[@]}"); do
+        db=bench_${shape}_$contender
+        log "$shape, round $round/$ROUNDS, $contender: $((per_client * clients)) single erasures, $clients client(s)"
+        before=$(ledger_count "$db" "$contender")
+        psql -d "$db" -c "CHECKPOINT"
+        pgbench_ok "$WORK/$shape-single$clients-$contender-$round.out" -n -c "$clients" -j "$clients" -t "$per_client" \
+          -f "bench/erase_$contender.sql" --log --log-prefix="$WORK/log.$shape-single$clients-$contender-$round" "$db"
+        done_now=$(($(ledger_count "$db" "$contender") - before))
+        [ "$done_now" -eq $((per_client * clients)) ] \
+          || die "$contender erased $done_now customers of the $shape, $((per_client * clients)) expected"
+      done
+    done
     for contender in "${contenders[@]}"; do
-      db=bench_${shape}_$contender
-      log "$shape, $contender: $ERASURES single erasures, $clients client(s)"
-      before=$(ledger_count "$db" "$contender")
-      psql -d "$db" -c "CHECKPOINT"
-      pgbench_ok "$WORK/$shape-single$clients-$contender.out" -n -c "$clients" -j "$clients" -t $((ERASURES / clients)) \
-        -f "bench/erase_$contender.sql" --log --log-prefix="$WORK/log.$shape-single$clients-$contender" "$db"
-      done_now=$(($(ledger_count "$db" "$contender") - before))
-      [ "$done_now" -eq $((ERASURES / clients * clients)) ] \
-        || die "$contender erased $done_now customers of the $shape, $((ERASURES / clients * clients)) expected"
-      R[$shape.single$clients.$contender]=$(latency_stats "$WORK/log.$shape-single$clients-$contender".*)
+      R[$shape.single$clients.$contender]=$(latency_stats "$WORK/log.$shape-single$clients-$contender"-*)
     done
   done
   for contender in "${contenders[@]}"; do
@@ -329,18 +355,22 @@ drop_database bench_shop_minimal
 # Refused erasures of blocked customers: they lock the customer's rows, then the blockers refuse;
 # a refusal changes nothing, so the queue may cycle.
 CONTENDERS=(engine baseline)
+for round in $(seq "$ROUNDS"); do
+  for contender in $(in_turn "$round" "${CONTENDERS[@]}"); do
+    log "round $round/$ROUNDS, $contender: $((REFUSALS / ROUNDS)) refused erasures of blocked customers"
+    pgbench_ok "$WORK/refused-$contender-$round.out" -n -c 1 -t $((REFUSALS / ROUNDS)) -f "bench/refuse_$contender.sql" \
+      --log --log-prefix="$WORK/log.refused-$contender-$round" "bench_shop_$contender"
+  done
+done
 for contender in "${CONTENDERS[@]}"; do
   db=bench_shop_$contender
-  log "$contender: $REFUSALS refused erasures of blocked customers"
-  pgbench_ok "$WORK/refused-$contender.out" -n -c 1 -t "$REFUSALS" -f "bench/refuse_$contender.sql" \
-    --log --log-prefix="$WORK/log.refused-$contender" "$db"
   # Each refusal was one (pgbench counts a caught one as done): check on the queue's first ones.
   erase_fn=erasure.anonymize_customer
   [ "$contender" = engine ] || erase_fn=bench.bench_baseline_erase
   refused=$(query "$db" "SELECT count(*) FILTER (WHERE bench.refused('$erase_fn', q.customer_id) = 'refused'), count(*)
                            FROM bench.blocked_queue q WHERE q.seq <= 50")
   [ "${refused%|*}" = "${refused#*|}" ] || die "$contender refused only $refused blocked customers"
-  R[refused.$contender]=$(latency_stats "$WORK/log.refused-$contender".*)
+  R[refused.$contender]=$(latency_stats "$WORK/log.refused-$contender"-*)
 done
 
 # OLTP: rounds of a segment of the load alone, then a segment of the load beside the erasures,
@@ -411,23 +441,16 @@ for n in "${scale_list[@]}"; do
     GEN[$n]=$GENERATED
   fi
   require_queue "$db" $((2 * ERASURES))
-  # Both contenders share this database, whose pages the first erasures bring into memory: they
-  # take turns in SCALE_ROUNDS rounds, so that neither runs on a cache the other warmed.
-  declare -A blocks_read=([engine]=0 [baseline]=0)
+  # Both contenders share this database, whose pages each erasure brings into memory for the
+  # next: whoever ran first would read what the other then finds cached (measured: twice the
+  # blocks). So one pgbench session interleaves them, each transaction choosing one at random,
+  # and pg_stat_statements tells each one's reads.
   psql -d "$db" -c "CHECKPOINT"
-  for round in $(seq "$SCALE_ROUNDS"); do
-    for contender in "${CONTENDERS[@]}"; do
-      log "scale $n: round $round/$SCALE_ROUNDS, $((ERASURES / SCALE_ROUNDS)) single erasures by $contender"
-      read_before=$(blocks_read_of "$db")
-      pgbench_ok "$WORK/scale$n-$contender-$round.out" -n -c 1 -t $((ERASURES / SCALE_ROUNDS)) \
-        -f "bench/erase_$contender.sql" --log --log-prefix="$WORK/log.scale$n-$contender-$round" "$db"
-      blocks_read[$contender]=$((blocks_read[$contender] + $(blocks_read_of "$db") - read_before))
-    done
-  done
-  for contender in "${CONTENDERS[@]}"; do
-    read_per_erasure=$(awk -v b="${blocks_read[$contender]}" -v n="$ERASURES" 'BEGIN { printf "%.1f", b / n }')
-    R[scale$n.$contender]="$(latency_stats "$WORK/log.scale$n-$contender"-*) $read_per_erasure"
-  done
+  log "scale $n: $((2 * ERASURES)) single erasures, pg_erasure and the baseline interleaved at random"
+  pgbench_ok "$WORK/scale$n.out" -n -c 1 -t $((2 * ERASURES)) \
+    -f bench/erase_engine.sql@1 -f bench/erase_baseline.sql@1 --log --log-prefix="$WORK/log.scale$n" "$db"
+  R[scale$n.engine]="$(script_latency_stats 0 "$WORK/log.scale$n".*) $(blocks_read_per_call "$db" erasure.anonymize_customer)"
+  R[scale$n.baseline]="$(script_latency_stats 1 "$WORK/log.scale$n".*) $(blocks_read_per_call "$db" bench.bench_baseline_erase)"
   R[scale$n.size]=$(query postgres "SELECT pg_size_pretty(pg_database_size('$db'))")
   drop_database "$db"
 done
@@ -466,7 +489,7 @@ ms() { echo "$1 ms"; }
   echo
   echo "| | |"
   echo "| --- | --- |"
-  echo "| command | \`${BENCH_COMMAND:-bash bench/run.sh}\` with SCALE=$SCALE ERP_SCALE=$ERP_SCALE SCALES=\"$SCALES\" DURATION=$DURATION OLTP_ROUNDS=$OLTP_ROUNDS ERASURES=$ERASURES SCALE_ROUNDS=$SCALE_ROUNDS BULK=$BULK BATCH=$BATCH ERASE_RATE=$ERASE_RATE OLTP_SCALE=$OLTP_SCALE |"
+  echo "| command | \`${BENCH_COMMAND:-bash bench/run.sh}\` with SCALE=$SCALE ERP_SCALE=$ERP_SCALE SCALES=\"$SCALES\" DURATION=$DURATION OLTP_ROUNDS=$OLTP_ROUNDS ERASURES=$ERASURES BULK=$BULK BATCH=$BATCH ERASE_RATE=$ERASE_RATE OLTP_SCALE=$OLTP_SCALE ROUNDS=$ROUNDS |"
   echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
   echo "| commit | $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src sql 2>/dev/null || echo ' with uncommitted changes in src/ or sql/') |"
   echo "| CPU | $(nproc) × $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1) |"
@@ -481,8 +504,10 @@ ms() { echo "$1 ms"; }
   echo "## 1. Single erasure"
   echo
   echo "Latency of one erasure per transaction, from pgbench's per-transaction logs ($ERASURES"
-  echo "erasures per row; with 2 clients, $((ERASURES / 2)) each). The target compares pg_erasure with"
-  echo "the same work by hand; the minimal erasure shows what the ledger and the checks cost anyone."
+  echo "erasures per row; with 2 clients, $((ERASURES / 2)) each), in $ROUNDS rounds: the contenders take turns,"
+  echo "in forward order in odd rounds and reversed in even ones, so that none always runs first, on"
+  echo "the coldest caches. The target compares pg_erasure with the same work by hand; the minimal"
+  echo "erasure shows what the ledger and the checks cost anyone."
   echo
   echo "| shape | clients | statistic | pg_erasure | same work (PL/pgSQL) | minimal (PL/pgSQL) | ratio to same work | ratio to minimal | target | result |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -501,7 +526,8 @@ ms() { echo "$1 ms"; }
   echo
   echo "Refused erasures of blocked customers on the shop (an order awaiting payment, an active"
   echo "subscription): both lock every row they would change before the blockers look, then refuse"
-  echo "(55000, caught by \`bench.refused()\`, which both go through); $REFUSALS refusals, 1 client."
+  echo "(55000, caught by \`bench.refused()\`, which both go through); $REFUSALS refusals, 1 client, in"
+  echo "$ROUNDS rounds taken in turn as above."
   echo
   echo "| statistic | pg_erasure | same work (PL/pgSQL) | ratio | target | result |"
   echo "| --- | --- | --- | --- | --- | --- |"
@@ -562,21 +588,23 @@ ms() { echo "$1 ms"; }
   echo
   echo "## 4. Scale"
   echo
-  echo "The single erasure on the shop (1 client, $ERASURES erasures per contender, in $SCALE_ROUNDS rounds taken"
-  echo "in turn; each erases the next customers of the same queue) at several sizes, against the same"
-  echo "work by hand at the same size. Blocks read: buffers each erasure had to read from outside"
-  echo "shared_buffers (pg_stat_database.blks_read), which grow with the share of the database that"
-  echo "does not fit in memory: an erasure there is bound by the pages it must read, for anyone."
+  echo "The single erasure on the shop at several sizes, against the same work by hand at the same"
+  echo "size, on one database: one pgbench session (1 client) runs $((2 * ERASURES)) erasures of the next customers"
+  echo "of one queue, each transaction choosing pg_erasure or the baseline at random, so that both"
+  echo "meet the same caches. Blocks read: buffers an erasure had to read from outside shared_buffers"
+  echo "(pg_stat_statements' shared_blks_read of the erasure's statement, its nested statements"
+  echo "included), which grow with the share of the database that does not fit in memory: an erasure"
+  echo "there is bound by the pages it must read, for anyone."
   echo
-  echo "| customers | database | generated in | pg_erasure median | pg_erasure p99 | same work median | same work p99 | ratio of medians | blocks read per erasure (pg_erasure / same work) | target | result |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| customers | database | generated in | erasures (pg_erasure / same work) | pg_erasure median | pg_erasure p99 | same work median | same work p99 | ratio of medians | blocks read per erasure (pg_erasure / same work) | target | result |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   mapfile -t sorted < <(printf '%s\n' "${scale_list[@]}" | sort -n)
   for n in "${sorted[@]}"; do
     r=$(ratio "$(field "scale$n.engine" 1)" "$(field "scale$n.baseline" 1)")
     e_read=$(field "scale$n.engine" 4)
     b_read=$(field "scale$n.baseline" 4)
     ok=$(awk -v r="$r" -v e="$e_read" -v b="$b_read" 'BEGIN { print (r != "-" && r <= 1.1 && e <= b) ? "met" : "missed" }')
-    echo "| $n | ${R[scale$n.size]} | ${GEN[$n]} s | $(ms "$(field "scale$n.engine" 1)") | $(ms "$(field "scale$n.engine" 2)") | $(ms "$(field "scale$n.baseline" 1)") | $(ms "$(field "scale$n.baseline" 2)") | $r | $e_read / $b_read | ≤ 1.1×, blocks ≤ same work's | $ok |"
+    echo "| $n | ${R[scale$n.size]} | ${GEN[$n]} s | $(field "scale$n.engine" 3) / $(field "scale$n.baseline" 3) | $(ms "$(field "scale$n.engine" 1)") | $(ms "$(field "scale$n.engine" 2)") | $(ms "$(field "scale$n.baseline" 1)") | $(ms "$(field "scale$n.baseline" 2)") | $r | $e_read / $b_read | ≤ 1.1×, blocks ≤ same work's | $ok |"
   done
   echo
   echo "## Where the time goes"
