@@ -429,3 +429,41 @@ fn process_requests_runs_under_pg_cron() {
     assert!(runs.iter().any(|s| s == "succeeded"), "pg_cron runs: {runs:?}");
     assert_eq!(customer(&mut shop, 1), ("Xxxx".into(), "erased-1@invalid.example".into()));
 }
+
+/// A session keeps the catalog queries a plan is built from, parsed once: they must follow the
+/// schema they read. In one session, an erasure; a new column (which the next erasure reports
+/// unreviewed); then the extension dropped and created again with the same registrations
+/// (new catalog tables under the same names), and an erasure and `check()` still right.
+#[test]
+fn one_session_follows_schema_changes_and_a_recreated_extension() {
+    let db = TestDb::create("recreated");
+    let mut a = db.connect();
+
+    let first = anonymize(&mut a, 1).unwrap_or_else(|e| panic!("first erasure: {}", describe(&e)));
+    assert_eq!(first.status, "anonymized", "report: {}", first.text);
+    assert!(first.text.contains(r#""unreviewed_columns": []"#), "report: {}", first.text);
+
+    a.batch_execute("ALTER TABLE shop.customers ADD COLUMN phone text").unwrap();
+    let second = anonymize(&mut a, 2).unwrap_or_else(|e| panic!("erasure after ALTER TABLE: {}", describe(&e)));
+    assert!(
+        second.text.contains(r#""unreviewed_columns": ["shop.customers.phone"]"#),
+        "the new column should be reported unreviewed: {}",
+        second.text
+    );
+
+    let registrations = &SHOP[SHOP.find("SELECT erasure.register_subject").expect("SHOP registers the subject")..];
+    a.batch_execute("DROP EXTENSION pg_erasure").unwrap();
+    a.batch_execute(&format!("CREATE EXTENSION pg_erasure; {registrations}"))
+        .unwrap_or_else(|e| panic!("registering again in the same session: {}", describe(&e)));
+    a.batch_execute("SELECT erasure.set_policy('shop.customers', 'phone', 'null')").unwrap();
+    a.batch_execute("UPDATE shop.orders SET status = 'delivered' WHERE id = 301").unwrap();
+    let third = anonymize(&mut a, 3).unwrap_or_else(|e| panic!("erasure after CREATE EXTENSION: {}", describe(&e)));
+    assert_eq!(third.status, "anonymized", "report: {}", third.text);
+    assert!(third.text.contains(r#""unreviewed_columns": []"#), "report: {}", third.text);
+    assert_eq!(customer(&mut a, 3), ("Xxxx".into(), "erased-3@invalid.example".into()));
+    let errors: i64 = a
+        .query_one("SELECT count(*) FROM erasure.check() WHERE severity = 'error'", &[])
+        .unwrap_or_else(|e| panic!("check() after CREATE EXTENSION: {}", describe(&e)))
+        .get(0);
+    assert_eq!(errors, 0, "check() should find the registrations whole");
+}

@@ -15,7 +15,7 @@ fn read<'conn>(
     sql: &str,
     arguments: &[DatumWithOid<'_>],
 ) -> SpiResult<SpiTupleTable<'conn>> {
-    security::as_extension_owner(security::extension_owner(client), || client.select(sql, None, arguments))
+    security::as_extension_owner(security::extension_owner(client), || super::saved::select(client, sql, arguments))
 }
 
 /// A row of `erasure.subjects`.

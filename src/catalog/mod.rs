@@ -11,6 +11,7 @@
 //! - `batch_rules`: the registered candidate queries of `erasure.erase_batches()`.
 //! - `sample`: the value sampling of `erasure.check()`, as the table's owner.
 //! - `renames`: the old name of a renamed column, read by the DDL watch.
+//! - `saved`: the fixed catalog queries above, parsed once per session.
 
 pub mod acknowledge;
 pub mod batch_rules;
@@ -18,6 +19,7 @@ pub mod entries;
 pub mod register;
 pub mod renames;
 pub mod sample;
+pub mod saved;
 pub mod schema;
 pub mod sql_check;
 pub mod strategy;

@@ -66,12 +66,12 @@ pub struct ForeignKey {
 
 /// The table with this OID; raises if it is gone or is not a table.
 pub fn relation(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Relation {
-    let row = spi(client.select(
+    let row = spi(super::saved::select(
+        client,
         "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind::pg_catalog.text,
                 c.relpersistence::pg_catalog.text,
                 c.relkind = 'r' AND EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
            FROM pg_catalog.pg_class c WHERE c.oid = $1",
-        None,
         &[oid.into()],
     ));
     if row.is_empty() {
@@ -102,7 +102,8 @@ pub fn relation(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Relation {
 
 /// The live columns of a table, in attribute order.
 pub fn columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<Column> {
-    let rows = spi(client.select(
+    let rows = spi(super::saved::select(
+        client,
         "SELECT a.attname::pg_catalog.text,
                 pg_catalog.format_type(a.atttypid, a.atttypmod),
                 a.atttypid,
@@ -117,7 +118,6 @@ pub fn columns(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<Column> {
            LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
           WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
           ORDER BY a.attnum",
-        None,
         &[oid.into()],
     ));
     rows.map(|row| Column {
@@ -204,18 +204,11 @@ pub fn definitions(client: &SpiClient<'_>, tables: &[pg_sys::Oid]) -> std::colle
         return Default::default();
     }
     let array: Vec<pg_sys::Oid> = tables.to_vec();
-    let digests: Vec<(pg_sys::Oid, String)> = DEFINITIONS.with(|saved| {
-        let mut saved = saved.borrow_mut();
-        // Prepared once per session: after every ANALYZE of a registered table the plan cache
-        // asks for these digests, and parsing and planning this query each time would cost
-        // more than the erasure it precedes. It reads pg_catalog only, so it stays valid.
-        let statement = saved.get_or_insert_with(|| {
-            spi(client.prepare(definitions_query().as_str(), &[PgOid::from_untagged(pg_sys::OIDARRAYOID)])).keep()
-        });
-        spi(client.select(&*statement, None, &[array.into()]))
-            .map(|row| (spi(row.get(1)).unwrap_or(pg_sys::InvalidOid), spi(row.get::<String>(2)).unwrap_or_default()))
-            .collect()
-    });
+    // After every ANALYZE of a registered table the plan cache asks for these digests: parsing
+    // and planning this query each time would cost more than the erasure it precedes.
+    let digests: Vec<(pg_sys::Oid, String)> = spi(super::saved::select(client, &DEFINITIONS_QUERY, &[array.into()]))
+        .map(|row| (spi(row.get(1)).unwrap_or(pg_sys::InvalidOid), spi(row.get::<String>(2)).unwrap_or_default()))
+        .collect();
     // On a Citus cluster, how a table is distributed decides how its batches run.
     digests
         .into_iter()
@@ -226,9 +219,7 @@ pub fn definitions(client: &SpiClient<'_>, tables: &[pg_sys::Oid]) -> std::colle
         .collect()
 }
 
-thread_local! {
-    static DEFINITIONS: std::cell::RefCell<Option<pgrx::spi::OwnedPreparedStatement>> = const { std::cell::RefCell::new(None) };
-}
+static DEFINITIONS_QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(definitions_query);
 
 /// The query of `definitions`: per table of `$1`, a digest of its catalog rows.
 fn definitions_query() -> String {
@@ -259,18 +250,17 @@ fn definitions_query() -> String {
 
 /// The primary key's columns, in key order; empty when the table has none.
 pub fn primary_key(client: &SpiClient<'_>, oid: pg_sys::Oid) -> Vec<String> {
-    let keys: Option<Vec<String>> = spi(client
-        .select(
-            "SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.ord)
+    let keys: Option<Vec<String>> = spi(super::saved::select(
+        client,
+        "SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.ord)
                FROM pg_catalog.pg_constraint c,
                     pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord),
                     pg_catalog.pg_attribute a
               WHERE c.conrelid = $1 AND c.contype = 'p'
                 AND a.attrelid = c.conrelid AND a.attnum = k.attnum",
-            None,
-            &[oid.into()],
-        )
-        .and_then(|rows| rows.first().get(1)));
+        &[oid.into()],
+    )
+    .and_then(|rows| rows.first().get(1)));
     keys.unwrap_or_default()
 }
 
@@ -321,7 +311,7 @@ fn foreign_keys_where(
           WHERE c.contype = 'f' AND c.conparentid = 0 AND {condition}
           ORDER BY c.conname"
     );
-    spi(client.select(query.as_str(), None, arguments))
+    spi(super::saved::select(client, &query, arguments))
         .map(|row| ForeignKey {
             table: spi(row.get(1)).unwrap_or(pg_sys::InvalidOid),
             name: spi(row.get(2)).unwrap_or_default(),
@@ -339,28 +329,27 @@ pub fn column_list(columns: &[String]) -> String {
 /// Whether the column alone identifies a row: the primary key, or a valid unique index over
 /// exactly that column that is not partial (a partial one lets two rows share a value).
 pub fn identifies_rows(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> bool {
-    spi(client
-        .select(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_index i
+    spi(super::saved::select(
+        client,
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_index i
                               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                              WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1
                                AND i.indnatts = 1 AND i.indpred IS NULL AND a.attname = $2)",
-            None,
-            &[tbl.into(), col.into()],
-        )
-        .and_then(|rows| rows.first().get_one::<bool>()))
+        &[tbl.into(), col.into()],
+    )
+    .and_then(|rows| rows.first().get_one::<bool>()))
     .unwrap_or(false)
 }
 
 /// The table and every table below it by partitioning or inheritance.
 pub fn table_and_descendants(client: &SpiClient<'_>, tbl: pg_sys::Oid) -> Vec<pg_sys::Oid> {
-    spi(client.select(
+    spi(super::saved::select(
+        client,
         "WITH RECURSIVE tree(relid) AS (
              SELECT $1::pg_catalog.oid
              UNION
              SELECT i.inhrelid FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid)
          SELECT relid FROM tree",
-        None,
         &[tbl.into()],
     ))
     .map(|row| spi(row.get::<pg_sys::Oid>(1)).unwrap_or(pg_sys::InvalidOid))
@@ -371,9 +360,9 @@ pub fn table_and_descendants(client: &SpiClient<'_>, tbl: pg_sys::Oid) -> Vec<pg
 /// or predicate uses it (`UNIQUE (tenant_id, login)`, `UNIQUE (lower(login))`, an `EXCLUDE`):
 /// its name, if any. Writing one value into the column for every erased subject collides there.
 pub fn unique_index_using(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -> Option<String> {
-    spi(client
-        .select(
-            "SELECT i.indexrelid::pg_catalog.regclass::pg_catalog.text
+    spi(super::saved::select(
+        client,
+        "SELECT i.indexrelid::pg_catalog.regclass::pg_catalog.text
                FROM pg_catalog.pg_index i
                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attname = $2
               WHERE i.indrelid = $1 AND (i.indisunique OR i.indisexclusion)
@@ -383,8 +372,7 @@ pub fn unique_index_using(client: &SpiClient<'_>, tbl: pg_sys::Oid, col: &str) -
                                    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
                                    AND d.refobjid = i.indrelid AND d.refobjsubid = a.attnum))
               ORDER BY 1 LIMIT 1",
-            None,
-            &[tbl.into(), col.into()],
-        )
-        .and_then(|rows| if rows.is_empty() { Ok(None) } else { rows.first().get_one::<String>() }))
+        &[tbl.into(), col.into()],
+    )
+    .and_then(|rows| if rows.is_empty() { Ok(None) } else { rows.first().get_one::<String>() }))
 }
