@@ -26,7 +26,7 @@
 #   3. OLTP impact, on the shop: pgbench's TPC-B-like load alone, then beside erasures;
 #   4. scale, on the shop: the single-erasure median and the blocks read per erasure at each
 #      size of SCALES, against the baseline's at the same size, both interleaved on one database.
-# Measurements 1 and the refusals run in ROUNDS rounds, the contenders in turn, in forward order
+# Measurements 1, 2 and the refusals run in ROUNDS rounds, the contenders in turn, in forward order
 # in odd rounds and reversed in even ones: whoever runs first in a round meets a machine still
 # writing back the copies and colder caches, so a fixed order would favour the last one.
 #
@@ -43,7 +43,7 @@
 #   REFUSALS        refused erasures of blocked customers              (ERASURES / 5)
 #   BULK            customers of the bulk measurement per million      (100000: 10,000 at SCALE=0.1)
 #   BATCH           customers per bulk batch                           (1000)
-#   ROUNDS          rounds of measurement 1 and of the refusals, even  (full 4,    smoke 2)
+#   ROUNDS          rounds of measurements 1, 2 and the refusals, even (full 4,    smoke 2)
 #   ERASE_RATE      erasures per second beside the OLTP load           (20)
 #   OLTP_SCALE      pgbench -i scale factor of the OLTP tables         (full 10,   smoke 2)
 #   SHARED_BUFFERS  the cluster's shared_buffers                       (full 4GB,  smoke 256MB)
@@ -264,7 +264,7 @@ same_data() {
 # of template $2, with $3 bulk batches: R[<shape>.single<clients>.<contender>] and
 # R[<shape>.bulk.<contender>].
 single_and_bulk() {
-  local shape=$1 template=$2 batches=$3 clients contender db before done_now erased
+  local shape=$1 template=$2 batches=$3 clients contender db before done_now erased per_client round n
   local contenders=(engine baseline minimal)
   for contender in "${contenders[@]}"; do
     log "$shape, $contender: copying the template"
@@ -289,15 +289,23 @@ single_and_bulk() {
       R[$shape.single$clients.$contender]=$(latency_stats "$WORK/log.$shape-single$clients-$contender"-*)
     done
   done
+  local -A bulk_before
+  for contender in "${contenders[@]}"; do bulk_before[$contender]=$(ledger_count "bench_${shape}_$contender" "$contender"); done
+  for round in $(seq "$ROUNDS"); do
+    # The batches spread over the rounds, as evenly as they divide.
+    n=$((batches * round / ROUNDS - batches * (round - 1) / ROUNDS))
+    [ "$n" -gt 0 ] || continue
+    for contender in $(in_turn "$round" "${contenders[@]}"); do
+      db=bench_${shape}_$contender
+      log "$shape, round $round/$ROUNDS, $contender: bulk, $n batches of $BATCH"
+      psql -d "$db" -c "CHECKPOINT"
+      pgbench_ok "$WORK/$shape-bulk-$contender-$round.out" -n -c 1 -t "$n" -f "bench/bulk_$contender.sql" \
+        --log --log-prefix="$WORK/log.$shape-bulk-$contender-$round" "$db"
+    done
+  done
   for contender in "${contenders[@]}"; do
-    db=bench_${shape}_$contender
-    log "$shape, $contender: bulk, $batches batches of $BATCH"
-    before=$(ledger_count "$db" "$contender")
-    psql -d "$db" -c "CHECKPOINT"
-    pgbench_ok "$WORK/$shape-bulk-$contender.out" -n -c 1 -t "$batches" -f "bench/bulk_$contender.sql" \
-      --log --log-prefix="$WORK/log.$shape-bulk-$contender" "$db"
-    erased=$(($(ledger_count "$db" "$contender") - before))
-    R[$shape.bulk.$contender]="$erased $(busy_seconds "$WORK/log.$shape-bulk-$contender".*)"
+    erased=$(($(ledger_count "bench_${shape}_$contender" "$contender") - bulk_before[$contender]))
+    R[$shape.bulk.$contender]="$erased $(busy_seconds "$WORK/log.$shape-bulk-$contender"-*)"
   done
   same_data "$shape" "${contenders[@]}"
 }
@@ -542,7 +550,8 @@ ms() { echo "$1 ms"; }
   echo "## 2. Bulk erasure"
   echo
   echo "Random customers (the blocked ones included, and skipped by all) in batches of $BATCH, one"
-  echo "transaction per batch, 1 client ($ERP_BULK_BATCHES batches on the erp, $BULK_BATCHES on the shop):"
+  echo "transaction per batch, 1 client ($ERP_BULK_BATCHES batches on the erp, $BULK_BATCHES on the shop, spread over"
+  echo "$ROUNDS rounds taken in turn as above):"
   echo "\`erasure.anonymize_many('customer', ids)\` against the set-based \`bench.bench_baseline_erase_set(ids)\`"
   echo "(the same work: locks, blockers, a ledger row and a notification per customer) and"
   echo "\`bench.bench_minimal_erase_set(ids)\` (one UPDATE or DELETE per table, no locks, no ledger)."
