@@ -8,9 +8,9 @@
 #   bench/erp/    the small shape: seed 004's ERP, about 25 rows per customer over 7 tables.
 # Writes its results table to BENCHMARKS.md (a smoke run: to bench/results.md, which git ignores).
 #
-#   make bench          the full run: 58 minutes measured on 2 cores (generating takes
-#                       about 3.5 s per 10,000 customers, so half an hour for the 5M-customer
-#                       database, which also needs about 50 GB of disk)
+#   make bench          the full run: 90 minutes measured on 2 cores, more than half of it
+#                       generating the 5M-customer database (30 to 55 minutes; it also needs
+#                       about 50 GB of disk)
 #   make bench-smoke    SMOKE=1: tiny scales and short phases, about 40 s; fails only if the
 #                       harness fails, never on a timing
 #
